@@ -1,0 +1,62 @@
+"""Start-up cost of dtsctl against Typer itself, measured side by side in one run.
+
+    python bench/startup.py [--runs N]
+
+Each round runs every command once, in turn, so machine noise hits all of them alike.
+Prints the median wall time of each and its ratio to `python -c "import typer"`.
+Target (issue 2): `dtsctl --version` at most 1.3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+TARGET = 1.3
+
+
+def commands() -> dict[str, list[str]]:
+    exe = shutil.which("dtsctl", path=os.path.dirname(sys.executable)) or shutil.which("dtsctl")
+    if exe is None:
+        sys.exit("dtsctl is not installed in this environment (pip install -e .)")
+    return {
+        "python -c 'import typer'": [sys.executable, "-c", "import typer"],
+        "dtsctl --version": [exe, "--version"],
+        "dtsctl --help": [exe, "--help"],
+        "dtsctl connection validate <string>": [
+            exe, "connection", "validate", "Endpoint=http://localhost:8080;Authentication=None;TaskHub=default",
+        ],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    cmds = commands()
+    env = {**os.environ, "NO_COLOR": "1", "DTSCTL_CONFIG": os.devnull + ".absent"}
+    times: dict[str, list[float]] = {name: [] for name in cmds}
+    for name, argv in cmds.items():  # warm the page cache and .pyc files
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    for _ in range(args.runs):
+        for name, argv in cmds.items():
+            start = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+            times[name].append(time.perf_counter() - start)
+    base = statistics.median(times["python -c 'import typer'"])
+    print(f"{'command':40} {'median ms':>10} {'ratio':>7}")
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        print(f"{name:40} {median * 1000:10.1f} {median / base:7.2f}x")
+    ratio = statistics.median(times["dtsctl --version"]) / base
+    verdict = "meets" if ratio <= TARGET else "MISSES"
+    print(f"\ndtsctl --version / import typer = {ratio:.2f}x ({verdict} the {TARGET}x target)")
+
+
+if __name__ == "__main__":
+    main()

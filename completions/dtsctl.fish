@@ -1,0 +1,1 @@
+complete --command dtsctl --no-files --arguments "(env _DTSCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) dtsctl)" --condition "env _DTSCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) dtsctl"

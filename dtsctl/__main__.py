@@ -1,0 +1,3 @@
+from dtsctl.cli.app import main
+
+main()

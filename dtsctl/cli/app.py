@@ -1,0 +1,82 @@
+"""The root `dtsctl` command: noun groups, --version, shell completion, and the process entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from typer.core import TyperGroup
+
+from dtsctl import __version__
+
+# Each noun lives in its own module, imported only when that noun is used (or for --help), so
+# start-up stays the cost of Typer itself however many commands dtsctl grows.
+COMMAND_MODULES = {
+    "connection": "dtsctl.cli.connection_cmd",
+    "config": "dtsctl.cli.config_cmd",
+    "completion": "dtsctl.cli.completion_cmd",
+}
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+        return sorted({*super().list_commands(ctx), *COMMAND_MODULES})
+
+    def get_command(self, ctx, cmd_name):  # type: ignore[no-untyped-def]
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        from typer.main import get_command
+
+        command = get_command(importlib.import_module(module_name).app)
+        command.name = cmd_name
+        return command
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    name="dtsctl",
+    help="Operate Azure Durable Task Scheduler: connection strings, profiles and more.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"dtsctl {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True),
+    ] = False,
+) -> None:
+    """dtsctl: the command line for Azure Durable Task Scheduler (DTS).
+
+    Every command takes -o/--output text|json|jsonl, --debug and --no-color after its name.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    if "_DTSCTL_COMPLETE" in os.environ:  # the shell asks for completions (see 'dtsctl completion')
+        from typer._completion_classes import completion_init
+
+        completion_init()
+    try:
+        app(args=argv, prog_name="dtsctl")
+    except BrokenPipeError:
+        # `dtsctl ... | head` closed the pipe: stop quietly, as other Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

@@ -1,0 +1,60 @@
+"""The one error taxonomy of dtsctl and the exit code of each kind.
+
+Core modules raise these; only `dtsctl.cli.app` turns them into a message and an exit code,
+so the mapping lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # the operation ran and failed (an instance failed, doctor found a problem)
+    USAGE = 2  # usage error or invalid input
+    NOT_FOUND = 3  # instance, task hub, profile, container
+    UNREACHABLE = 4  # cannot connect or timed out
+    UNAUTHORIZED = 5  # 401 / 403
+    INTERRUPTED = 130
+
+
+class DtsctlError(Exception):
+    """Base of every error a user may see. `message` says what went wrong, `hint` what to do next."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class OperationFailed(DtsctlError):
+    exit_code = ExitCode.FAILED
+
+
+class UsageError(DtsctlError):
+    """A bad flag combination or an argument that cannot be used."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InvalidInput(UsageError):
+    """Input text (a connection string, JSON, a config file) that cannot be used."""
+
+
+class ConfigFileError(InvalidInput):
+    """The configuration file cannot be read; it is left untouched."""
+
+
+class NotFound(DtsctlError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class Unreachable(DtsctlError):
+    exit_code = ExitCode.UNREACHABLE
+
+
+class Unauthorized(DtsctlError):
+    exit_code = ExitCode.UNAUTHORIZED
