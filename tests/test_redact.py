@@ -1,0 +1,97 @@
+"""dtsctl.redact: secret detection and masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from dtsctl.redact import REDACTED_VALUE, excerpt, looks_secret, mask_if_secret, redact
+
+JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2R1cmFibGV0YXNrLmlvIn0.c2lnbmF0dXJlLXBhcnQ"
+STORAGE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+CLIENT_SECRET = "abc8Q~Zk1Yq2Wx3Vu4Ts5Rq6Po7Nm8Lk9Jh0Gf1Ed"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        JWT,
+        f"Bearer {JWT}",
+        "Bearer abcdef0123456789",
+        STORAGE_KEY,
+        CLIENT_SECRET,
+        "AccountKey=abc",
+        "sv=2022-11-02&ss=b&sig=AbCdEf%2B123",
+        "https://user:p4ss@example.com",
+        "0123456789abcdef0123456789abcdef01234567",  # 40 hex chars
+        "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+    ],
+)
+def test_looks_secret(value: str) -> None:
+    assert looks_secret(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        None,
+        "default",
+        "orders",
+        "OrdersProcessingHub2025",
+        "MyTaskHub2024Orders",
+        "00000000-0000-0000-0000-000000000000",
+        "{6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b}",
+        "http://localhost:8080",
+        "https://myscheduler-b6fbdmcmhcfr.westus2.durabletask.io",
+        "ManagedIdentity",
+        "contoso.onmicrosoft.com",
+        "/var/run/secrets/azure/tokens/azure-identity-token",
+    ],
+)
+def test_does_not_look_secret(value: str | None) -> None:
+    assert not looks_secret(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        (f"authorization: Bearer {JWT}", JWT, "authorization: Bearer ***"),
+        (f"token={JWT} taskhub=orders", JWT, "taskhub=orders"),
+        (f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={STORAGE_KEY}", STORAGE_KEY, "AccountName=a"),
+        ("Endpoint=sb://x/;SharedAccessKeyName=Root;SharedAccessKey=s3cr3tValue", "s3cr3tValue", "Endpoint=sb://x/"),
+        ('{"client_secret": "hunter2", "client_id": "abc"}', "hunter2", '"client_id": "abc"'),
+        ("https://acct.blob.core.windows.net/c?sv=2022&sig=AbCd%2Bef", "AbCd%2Bef", "sv=2022"),
+        ("connect to https://admin:pa55word@host:8080/x", "pa55word", "host:8080/x"),
+        ("password=hunter2;user=bob", "hunter2", "user=bob"),
+    ],
+)
+def test_redact_masks_secret_and_keeps_rest(text: str, secret: str, kept: str) -> None:
+    out = redact(text)
+    assert secret not in out
+    assert kept in out
+
+
+def test_redact_leaves_plain_text_alone() -> None:
+    text = "Endpoint=http://localhost:8080;Authentication=None;TaskHub=default key: Endpoint"
+    assert redact(text) == text
+
+
+def test_redact_private_key_block() -> None:
+    text = "before -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY----- after"
+    out = redact(text)
+    assert "MIIEpAIBAAKCAQEA" not in out
+    assert out.startswith("before ") and out.endswith(" after")
+
+
+def test_excerpt_redacts_escapes_and_truncates() -> None:
+    assert excerpt(JWT) == REDACTED_VALUE
+    assert excerpt("a\x1b[31mb\n") == "a\\x1b[31mb\\n"
+    long = "x" * 200
+    shown = excerpt(long, 20)
+    assert len(shown) == 20 and shown.endswith("…")
+
+
+def test_mask_if_secret() -> None:
+    assert mask_if_secret(None) is None
+    assert mask_if_secret("00000000-0000-0000-0000-000000000000") == "00000000-0000-0000-0000-000000000000"
+    assert mask_if_secret(CLIENT_SECRET) == REDACTED_VALUE
