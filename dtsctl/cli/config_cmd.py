@@ -1,0 +1,161 @@
+"""`dtsctl config set|use|list|show|delete|path`: named profiles."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from dtsctl.cli.common import Cx, command
+from dtsctl.cli.connection_cmd import write_findings
+from dtsctl.config import paths, profiles
+from dtsctl.errors import InvalidInput, UsageError
+from dtsctl.output.render import TextWriter
+
+app = typer.Typer(
+    name="config",
+    help="Named profiles (a connection string and task hub each) in the user's config file.",
+    no_args_is_help=True,
+)
+
+NameArg = Annotated[str, typer.Argument(help="Profile name.", show_default=False)]
+
+
+def _load() -> profiles.ConfigFile:
+    return profiles.load(paths.config_file())
+
+
+def _endpoint(profile: profiles.Profile) -> str | None:
+    from dtsctl.connection import ConnectionStringError, parse
+
+    if not profile.connection_string:
+        return None
+    try:
+        return parse(profile.connection_string).get("Endpoint")
+    except ConnectionStringError:
+        return None
+
+
+def _profile_doc(config: profiles.ConfigFile, profile: profiles.Profile) -> dict:
+    from dtsctl.redact import redact
+
+    doc = profile.to_dict()
+    doc["connection_string"] = redact(doc["connection_string"]) if doc["connection_string"] else None
+    return {**doc, "current": config.current == profile.name, "endpoint": _endpoint(profile)}
+
+
+@command(app, "set")
+def set_profile(
+    cx: Cx,
+    name: NameArg,
+    connection_string: Annotated[Optional[str], typer.Option("--connection-string", "-c", help="Connection string for this profile.", show_default=False)] = None,
+    task_hub: Annotated[Optional[str], typer.Option(help="Task hub (when the connection string has no TaskHub, or to override it).", show_default=False)] = None,
+    use: Annotated[bool, typer.Option("--use", help="Also make it the current profile.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Save even if the connection string has errors.")] = False,
+) -> None:
+    """Create or update a profile. The connection string is validated first."""
+    from dtsctl.connection import validate
+
+    profiles.check_profile_name(name)
+    config = _load()
+    existing = config.profiles.get(name)
+    if connection_string is None and task_hub is None:
+        raise UsageError("Nothing to set.", hint=f"dtsctl config set {name} --connection-string \"Endpoint=...;Authentication=...\" [--task-hub HUB]")
+    if existing is None and connection_string is None:
+        raise UsageError(f"Profile '{name}' does not exist yet, so it needs --connection-string.")
+    new_conn = connection_string if connection_string is not None else existing.connection_string
+    new_hub = task_hub if task_hub is not None else (existing.task_hub if existing else None)
+    result = validate(new_conn, task_hub=new_hub or None, task_hub_source=f"profile '{name}' task_hub", env=os.environ)
+    if not result.valid and not force:
+        for f in result.errors:
+            cx.finding(f)
+        raise InvalidInput(f"The connection string for profile '{name}' has {len(result.errors)} error(s); nothing was saved.",
+                           hint="Correct it ('dtsctl connection validate \"...\"' explains), or save anyway with --force.")
+    profile = profiles.Profile(name=name, connection_string=new_conn, task_hub=new_hub or None)
+    config.profiles[name] = profile
+    if use or config.current is None:
+        config.current = name
+    profiles.save(config)
+    doc = _profile_doc(config, profile)
+
+    def human(w: TextWriter) -> None:
+        w.line(f"{'Updated' if existing else 'Created'} profile '{name}' in {config.path}"
+               + (" (current)" if config.current == name else ""))
+        for f in result.findings:
+            cx.finding(f)
+
+    cx.emit(doc, human)
+
+
+@command(app, "use")
+def use_profile(cx: Cx, name: NameArg) -> None:
+    """Make a profile the current one (used when no flag or environment variable says otherwise)."""
+    config = _load()
+    profile = config.get(name)
+    config.current = name
+    profiles.save(config)
+    cx.emit(_profile_doc(config, profile), lambda w: w.line(f"Current profile: {name}"))
+
+
+@command(app, "list")
+def list_profiles(cx: Cx) -> None:
+    """List the profiles; the current one is marked."""
+    config = _load()
+    docs = [_profile_doc(config, p) for _, p in sorted(config.profiles.items())]
+
+    def human(w: TextWriter) -> None:
+        if not docs:
+            w.line(f"No profiles in {config.path}.")
+            w.line("Create one: dtsctl config set NAME --connection-string \"Endpoint=...;Authentication=...;TaskHub=...\"")
+            return
+        w.table(["", "Name", "Endpoint", "Task hub"],
+                [["*" if d["current"] else "", d["name"], d["endpoint"], d["task_hub"]] for d in docs])
+
+    cx.emit(docs, human)
+
+
+@command(app, "show")
+def show_profile(
+    cx: Cx,
+    name: Annotated[Optional[str], typer.Argument(help="Profile name (default: the current profile).", show_default=False)] = None,
+) -> None:
+    """Show one profile and check its connection string."""
+    from dtsctl.connection import validate
+
+    config = _load()
+    name = name or config.current
+    if not name:
+        raise UsageError("There is no current profile.", hint="Name one ('dtsctl config show NAME') or pick one with 'dtsctl config use NAME'.")
+    profile = config.get(name)
+    result = validate(profile.connection_string or "", task_hub=profile.task_hub, task_hub_source=f"profile '{name}' task_hub", env=os.environ)
+    doc = {**_profile_doc(config, profile), "valid": result.valid, "findings": [f.to_dict() for f in result.findings]}
+
+    def human(w: TextWriter) -> None:
+        w.kv([("Name", name), ("Current", doc["current"]), ("Connection string", doc["connection_string"]),
+              ("Task hub", profile.task_hub), ("Valid", result.valid), ("File", str(config.path))])
+        if result.findings:
+            w.line()
+            write_findings(w, result.findings)
+
+    cx.emit(doc, human)
+
+
+@command(app, "delete")
+def delete_profile(cx: Cx, name: NameArg) -> None:
+    """Delete a profile (if it was current, no profile is current afterwards)."""
+    config = _load()
+    profile = config.get(name)
+    del config.profiles[name]
+    if config.current == name:
+        config.current = None
+    profiles.save(config)
+    cx.emit({**profile.to_dict(), "deleted": True, "connection_string": None},
+            lambda w: w.line(f"Deleted profile '{name}'."))
+
+
+@command(app, "path")
+def config_path(cx: Cx) -> None:
+    """Print the configuration file's path (DTSCTL_CONFIG, else $XDG_CONFIG_HOME/dtsctl/config.toml)."""
+    path = paths.config_file()
+    cx.emit({"path": str(path), "exists": path.exists()}, lambda w: w.line(str(path)))

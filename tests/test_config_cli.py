@@ -1,0 +1,122 @@
+"""`dtsctl config ...` and the profiles file: atomic writes, clear errors, never silent overwrites."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from clitools import invoke, run_dtsctl
+from dtsctl.config import paths
+
+AZ = "Endpoint=https://prod-abcd.westus2.durabletask.io;Authentication=ManagedIdentity;TaskHub=orders"
+LOCAL = "Endpoint=http://localhost:8080;Authentication=None;TaskHub=default"
+
+
+def test_set_list_use_show_delete_round_trip(config_file: Path) -> None:
+    r = invoke("config", "set", "prod", "-c", AZ)
+    assert r.exit_code == 0, r.stderr
+    assert "Created profile 'prod'" in r.stdout and "(current)" in r.stdout  # the first one becomes current
+    assert invoke("config", "set", "local", "--connection-string", LOCAL).exit_code == 0
+
+    listed = invoke("config", "list", "-o", "json").json()
+    assert [(p["name"], p["current"], p["endpoint"]) for p in listed] == [
+        ("local", False, "http://localhost:8080"),
+        ("prod", True, "https://prod-abcd.westus2.durabletask.io"),
+    ]
+    assert invoke("config", "use", "local").exit_code == 0
+    shown = invoke("config", "show", "-o", "json").json()
+    assert shown["name"] == "local" and shown["current"] and shown["valid"]
+
+    assert invoke("config", "set", "local", "--task-hub", "hub2").exit_code == 0  # update one field
+    assert invoke("config", "show", "local", "-o", "json").json()["task_hub"] == "hub2"
+
+    assert invoke("config", "delete", "local").exit_code == 0
+    assert [p["name"] for p in invoke("config", "list", "-o", "json").json()] == ["prod"]
+    assert "current_profile" not in config_file.read_text()
+
+
+def test_profile_drives_the_target(config_file: Path) -> None:
+    invoke("config", "set", "prod", "-c", AZ)
+    doc = invoke("connection", "show", "-o", "json").json()
+    assert doc["profile"] == "prod"
+    assert doc["sources"]["endpoint"] == {"kind": "profile", "name": "profile 'prod' (current profile)", "profile": "prod"}
+    assert doc["target"]["scheduler"] == "prod" and doc["target"]["region"] == "westus2"
+
+
+def test_file_is_private_and_written_atomically(config_file: Path) -> None:
+    invoke("config", "set", "prod", "-c", AZ)
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    assert sorted(p.name for p in config_file.parent.iterdir()) == ["config.toml"]  # no temporary left behind
+
+
+def test_invalid_connection_string_is_refused_unless_forced(config_file: Path) -> None:
+    bad = "Endpoint=http://localhost:8082;Authentication=None;TaskHub=default"
+    r = invoke("config", "set", "p", "-c", bad)
+    assert r.exit_code == 2 and "nothing was saved" in r.stderr and "endpoint-dashboard-port" in r.stderr
+    assert not config_file.exists()
+    assert invoke("config", "set", "p", "-c", bad, "--force").exit_code == 0
+    assert invoke("config", "show", "p", "-o", "json").json()["valid"] is False
+
+
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        ('current_profile = "a"\n[profiles.a\nx = 1\n', "line 2"),
+        ('[profiles.a]\nconnection_string = 5\n', "must be a string"),
+        ('[profiles.a]\nendpoint = "x"\n', "unknown key 'endpoint'"),
+        ("profiles = 3\n", "must be a table"),
+    ],
+)
+def test_corrupt_file_is_reported_and_never_overwritten(config_file: Path, content: str, expect: str) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(content)
+    for args in (["config", "list"], ["config", "set", "b", "-c", LOCAL], ["connection", "show"]):
+        r = invoke(*args)
+        assert r.exit_code == 2, (args, r.stdout, r.stderr)
+        assert str(config_file) in r.stderr and expect in r.stderr
+        assert "Traceback" not in r.stderr
+    assert config_file.read_text() == content
+
+
+def test_unknown_profile_exits_3_with_a_hint(config_file: Path) -> None:
+    invoke("config", "set", "prod", "-c", AZ)
+    for args in (["config", "use", "nope"], ["config", "show", "nope"], ["config", "delete", "nope"],
+                 ["connection", "show", "--profile", "nope"]):
+        r = invoke(*args)
+        assert r.exit_code == 3 and "No profile named 'nope'" in r.stderr and "dtsctl config list" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["", "-x", "a b", "x" * 65, "a/b"])
+def test_bad_profile_names(name: str) -> None:
+    assert invoke("config", "set", name, "-c", LOCAL).exit_code == 2
+
+
+def test_new_profile_needs_a_connection_string() -> None:
+    r = invoke("config", "set", "fresh", "--task-hub", "h")
+    assert r.exit_code == 2 and "needs --connection-string" in r.stderr
+
+
+def test_dtsctl_config_variable_and_xdg(tmp_path: Path, isolated_env: Path) -> None:
+    assert paths.config_file() == isolated_env / ".config" / "dtsctl" / "config.toml"
+    assert paths.config_file({"HOME": "/h"}) == Path("/h/.config/dtsctl/config.toml")
+    assert paths.config_file({"HOME": "/h", "XDG_CONFIG_HOME": "relative"}) == Path("/h/.config/dtsctl/config.toml")
+    custom = tmp_path / "elsewhere.toml"
+    r = run_dtsctl("config", "set", "x", "-c", LOCAL, env={"DTSCTL_CONFIG": str(custom)})
+    assert r.returncode == 0, r.stderr
+    assert custom.exists()
+    assert run_dtsctl("config", "path", env={"DTSCTL_CONFIG": str(custom)}).stdout.strip() == str(custom)
+
+
+def test_unreadable_file_is_a_clear_error(config_file: Path) -> None:
+    if os.geteuid() == 0:
+        config_file.parent.mkdir(parents=True)
+        config_file.mkdir()  # root reads any file: a folder in its place cannot be read either
+    else:
+        config_file.parent.mkdir(parents=True)
+        config_file.write_text("")
+        config_file.chmod(0)
+    r = invoke("config", "list")
+    assert r.exit_code == 2 and "Cannot read the configuration file" in r.stderr
