@@ -1,0 +1,1 @@
+"""Emulator support for dtsctl: the DTS emulator container and the local engine."""

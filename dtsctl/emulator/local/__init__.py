@@ -1,0 +1,69 @@
+"""dtsctl's local engine: a stand-in for the DTS emulator that runs as a plain Python process.
+
+It serves the Durable Task Scheduler gRPC protocol (``TaskHubSidecarService``) with one
+``durabletask.testing.InMemoryOrchestrationBackend`` per task hub, routed by the ``taskhub``
+gRPC metadata, plus a small HTTP health endpoint. Start it with::
+
+    python -m dtsctl.emulator.local.server --port 8080 --health-port 8081 --ready-file PATH
+
+or in-process with :func:`serve` (``from dtsctl.emulator.local import serve, LocalServerConfig``).
+
+This package module must stay cheap to import: it does not import grpc or durabletask.
+``serve``, ``main``, ``LocalServerConfig`` and ``RunningServer`` are loaded on first access.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Module to run with ``python -m`` to start the local engine as a process.
+SERVER_MODULE = "dtsctl.emulator.local.server"
+
+DEFAULT_BIND = "127.0.0.1"
+DEFAULT_GRPC_PORT = 8080
+DEFAULT_HEALTH_PORT = 8081
+DEFAULT_TASK_HUB = "default"
+DEFAULT_MAX_WORKERS = 100
+DEFAULT_HEALTH_PING_INTERVAL = 30.0
+DEFAULT_GRACE = 2.0
+
+#: Environment variables read by the server (the same names as the real emulator).
+ENV_TASK_HUB_NAMES = "DTS_TASK_HUB_NAMES"
+ENV_DYNAMIC_TASK_HUBS = "DTS_USE_DYNAMIC_TASK_HUBS"
+
+#: Keys of the ready file written by ``--ready-file``.
+READY_FILE_KEYS = ("pid", "grpc_port", "health_port", "bind", "task_hubs", "dynamic_task_hubs", "started_at")
+
+#: Prefix of the gRPC NOT_FOUND detail for an unknown task hub (what the real emulator says).
+TASK_HUB_NOT_FOUND_PREFIX = "Task hub not found: "
+
+_LAZY = {"serve", "main", "LocalServerConfig", "RunningServer", "config_from_args"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from dtsctl.emulator.local import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "SERVER_MODULE",
+    "DEFAULT_BIND",
+    "DEFAULT_GRPC_PORT",
+    "DEFAULT_HEALTH_PORT",
+    "DEFAULT_TASK_HUB",
+    "DEFAULT_MAX_WORKERS",
+    "DEFAULT_HEALTH_PING_INTERVAL",
+    "DEFAULT_GRACE",
+    "ENV_TASK_HUB_NAMES",
+    "ENV_DYNAMIC_TASK_HUBS",
+    "READY_FILE_KEYS",
+    "TASK_HUB_NOT_FOUND_PREFIX",
+    "serve",
+    "main",
+    "LocalServerConfig",
+    "RunningServer",
+    "config_from_args",
+]
