@@ -1,0 +1,37 @@
+# ---- Docker test kit (tests/dockerkit.py): fixtures docker_client, standin_image,
+# ---- local_registry, docker_cleanup. tests/ is on sys.path (rootdir conftest, no __init__.py).
+pytest_plugins = ["dockerkit"]
+# ---- end Docker test kit
+
+# ---- Isolation: no test sees the developer's own configuration or scheduler variables.
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+SCHEDULER_VARS = (
+    "DTSCTL_CONNECTION_STRING", "DURABLE_TASK_SCHEDULER_CONNECTION_STRING", "DURABLE_TASK_CONNECTION_STRING",
+    "DTSCTL_TASK_HUB", "TASKHUB_NAME", "DTSCTL_PROFILE", "ENDPOINT", "TASKHUB", "DTSCTL_CONFIG",
+    "DTSCTL_STATE_DIR", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "NO_COLOR",
+    "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_SECRET",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Each test gets empty scheduler variables and its own config and state folders."""
+    for name in SCHEDULER_VARS:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    return home
+
+
+@pytest.fixture
+def config_file(isolated_env: Path) -> Path:
+    return isolated_env / ".config" / "dtsctl" / "config.toml"
+
+
+# ---- end isolation
