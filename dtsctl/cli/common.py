@@ -38,6 +38,12 @@ class ListFormat(str, Enum):
     ids = "ids"
 
 
+def group(name: str | None = None, help: str | None = None) -> typer.Typer:
+    """A noun's Typer app: loaded lazily by the root, so it must not add completion options itself."""
+    return typer.Typer(name=name, help=help, no_args_is_help=bool(name), add_completion=False,
+                       pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
+
+
 class Cx:
     """One command invocation: the user's output choices, target flags, and helpers to emit."""
 

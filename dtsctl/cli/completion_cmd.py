@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from dtsctl.cli.common import Cx, command
+from dtsctl.cli.common import Cx, command, group
 from dtsctl.errors import UsageError
 
 COMPLETE_VAR = "_DTSCTL_COMPLETE"
 SHELLS = ("bash", "zsh", "fish", "powershell")
 
-app = typer.Typer()
+app = group()
 
 
 def completion_script(shell: str) -> str:

@@ -7,16 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from dtsctl.cli.common import Cx, command
+from dtsctl.cli.common import Cx, command, group
 from dtsctl.cli.connection_cmd import write_findings
 from dtsctl.config import paths, profiles
 from dtsctl.errors import InvalidInput, UsageError
 from dtsctl.output.render import TextWriter
 
-app = typer.Typer(
-    name="config",
-    help="Named profiles (a connection string and task hub each) in the user's config file.",
-    no_args_is_help=True,
+app = group(
+    "config",
+    "Named profiles (a connection string and task hub each) in the user's config file.",
 )
 
 NameArg = Annotated[str, typer.Argument(help="Profile name.", show_default=False)]

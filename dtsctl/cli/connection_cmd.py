@@ -7,14 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from dtsctl.cli.common import Cx, command
+from dtsctl.cli.common import Cx, command, group
 from dtsctl.errors import ExitCode, InvalidInput, UsageError
 from dtsctl.output.render import TextWriter
 
-app = typer.Typer(
-    name="connection",
-    help="Check, explain and build connection strings (Endpoint=...;Authentication=...;TaskHub=...).",
-    no_args_is_help=True,
+app = group(
+    "connection",
+    "Check, explain and build connection strings (Endpoint=...;Authentication=...;TaskHub=...).",
 )
 
 FIELD_LABELS = (
