@@ -1,0 +1,208 @@
+"""Records and the engine interface shared by the Docker engine and the local engine.
+
+An emulator is identified by its name (default `dts-emulator`, as in the DTS quick start) on
+whichever engine runs it. Engines do mechanics only (create, start, stop, remove, find, logs);
+`dtsctl.emulator.service` decides (idempotency, readiness, clean-up after failures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, Protocol
+
+from dtsctl.errors import DtsctlError, ExitCode
+
+DEFAULT_NAME = "dts-emulator"
+DEFAULT_IMAGE_REPO = "mcr.microsoft.com/dts/dts-emulator"
+DEFAULT_TAG = "latest"
+DEFAULT_GRPC_PORT = 8080
+DEFAULT_DASHBOARD_PORT = 8082
+DEFAULT_BIND = "127.0.0.1"
+DEFAULT_TASK_HUB = "default"
+CONTAINER_GRPC_PORT = 8080
+CONTAINER_DASHBOARD_PORT = 8082
+
+# Labels on every container dtsctl creates.
+LABEL_MANAGED = "io.dtsctl.managed"
+LABEL_SETTINGS = "io.dtsctl.settings"  # JSON of EmulatorSpec.settings(), to compare on a later `up`
+
+ENV_TASK_HUB_NAMES = "DTS_TASK_HUB_NAMES"
+ENV_DYNAMIC_TASK_HUBS = "DTS_USE_DYNAMIC_TASK_HUBS"
+
+EngineKind = Literal["docker", "local"]
+PullPolicy = Literal["missing", "always", "never"]
+
+# Progress callback: a pull reports (layer id, status, current bytes, total bytes).
+PullProgress = Callable[[str, str, int | None, int | None], None]
+
+
+@dataclass(frozen=True)
+class EmulatorSpec:
+    name: str = DEFAULT_NAME
+    port: int = DEFAULT_GRPC_PORT
+    dashboard_port: int = DEFAULT_DASHBOARD_PORT
+    bind: str = DEFAULT_BIND
+    task_hubs: tuple[str, ...] = (DEFAULT_TASK_HUB,)
+    dynamic_task_hubs: bool = False
+    env: tuple[tuple[str, str], ...] = ()  # --env KEY=VALUE, passed to the emulator as is
+    image: str = f"{DEFAULT_IMAGE_REPO}:{DEFAULT_TAG}"  # Docker only
+    pull: PullPolicy = "missing"  # Docker only
+
+    def environment(self) -> dict[str, str]:
+        """The emulator's environment: task hubs, dynamic hubs, then --env (which may override)."""
+        env = {ENV_TASK_HUB_NAMES: ",".join(self.task_hubs)}
+        if self.dynamic_task_hubs:
+            env[ENV_DYNAMIC_TASK_HUBS] = "true"
+        env.update(dict(self.env))
+        return env
+
+    def settings(self, engine: EngineKind) -> dict[str, Any]:
+        """What two `up` calls must agree on to be 'the same emulator'."""
+        doc: dict[str, Any] = {
+            "port": self.port,
+            "bind": self.bind,
+            "environment": self.environment(),
+        }
+        if engine == "docker":
+            doc["image"] = self.image
+            doc["dashboard_port"] = self.dashboard_port
+        return doc
+
+
+@dataclass
+class EmulatorInfo:
+    """One emulator as an engine sees it now."""
+
+    engine: EngineKind
+    name: str
+    state: str  # running | exited | created | paused | restarting | stopped | dead
+    port: int | None
+    bind: str | None
+    task_hubs: tuple[str, ...]
+    dynamic_task_hubs: bool = False
+    image: str | None = None
+    dashboard_port: int | None = None
+    started_at: datetime | None = None
+    pid: int | None = None
+    container_id: str | None = None
+    log_path: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # as recorded when it was created
+    managed: bool = True  # created by dtsctl (Docker label present)
+    ready: bool | None = None  # filled by the service after a Hello
+    ready_detail: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def host(self) -> str:
+        # The ports are published on `bind`; 0.0.0.0 and :: are reached through loopback.
+        if self.bind in (None, "", "0.0.0.0", "127.0.0.1"):
+            return "localhost"
+        if self.bind in ("::", "::1"):
+            return "[::1]"
+        return self.bind
+
+    @property
+    def endpoint(self) -> str | None:
+        return f"http://{self.host}:{self.port}" if self.port else None
+
+    @property
+    def address(self) -> str | None:
+        return f"{self.host}:{self.port}" if self.port else None
+
+    @property
+    def task_hub(self) -> str:
+        return self.task_hubs[0] if self.task_hubs else DEFAULT_TASK_HUB
+
+    @property
+    def connection_string(self) -> str | None:
+        if not self.endpoint:
+            return None
+        return f"Endpoint={self.endpoint};Authentication=None;TaskHub={self.task_hub}"
+
+    @property
+    def dashboard_url(self) -> str | None:
+        if self.engine != "docker" or not self.dashboard_port:
+            return None
+        return f"http://{self.host}:{self.dashboard_port}"
+
+    def uptime_seconds(self, now: datetime | None = None) -> float | None:
+        if not self.started_at or not self.running:
+            return None
+        now = now or datetime.now(timezone.utc)
+        return max(0.0, (now - self.started_at).total_seconds())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "name": self.name,
+            "image": self.image,
+            "status": self.state,
+            "endpoint": self.endpoint,
+            "connection_string": self.connection_string,
+            "dashboard_url": self.dashboard_url,
+            "task_hubs": list(self.task_hubs),
+        }
+
+    def status_dict(self) -> dict[str, Any]:
+        """`emulator status -o json`: the `up` fields and what a status check adds."""
+        uptime = self.uptime_seconds()
+        return {
+            **self.to_dict(),
+            "ready": self.ready,
+            "ready_detail": self.ready_detail,
+            "dynamic_task_hubs": self.dynamic_task_hubs,
+            "ports": {"grpc": self.port, "dashboard": self.dashboard_port, "bind": self.bind},
+            "started_at": self.started_at.isoformat().replace("+00:00", "Z") if self.started_at else None,
+            "uptime_seconds": round(uptime, 1) if uptime is not None else None,
+            "pid": self.pid,
+            "container_id": self.container_id,
+            "log_path": self.log_path,
+        }
+
+
+class Engine(Protocol):
+    kind: EngineKind
+
+    def available(self) -> tuple[bool, str]:
+        """(True, description) when this engine can run emulators, else (False, why not)."""
+
+    def find(self, name: str) -> EmulatorInfo | None:
+        """The emulator with this name, in any state, or None."""
+
+    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None) -> EmulatorInfo:
+        """Create and start a new emulator (pulling the image per spec.pull). No readiness wait."""
+
+    def start(self, name: str) -> EmulatorInfo:
+        """Start a stopped emulator again."""
+
+    def stop(self, name: str, grace: float = 10.0) -> None:
+        """Stop gracefully, then by force after `grace` seconds."""
+
+    def remove(self, name: str) -> None:
+        """Remove a (stopped or running) emulator and what it left (container, state files)."""
+
+    def logs(self, name: str, *, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+        """Log lines (without trailing newline); with follow, until the emulator stops."""
+
+    def alive(self, name: str) -> tuple[bool, str | None]:
+        """Cheap check used while waiting for readiness: (still running, why not)."""
+
+
+class EmulatorError(DtsctlError):
+    """An emulator fault; carries the last log lines when the emulator died."""
+
+    def __init__(self, message: str, *, hint: str | None = None, exit_code: ExitCode = ExitCode.FAILED,
+                 log_tail: list[str] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
+        self.log_tail = log_tail or []
+
+
+def settings_differ(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+    """Names of the settings that differ (only those both sides record)."""
+    return sorted(k for k in wanted if k in recorded and recorded[k] != wanted[k])

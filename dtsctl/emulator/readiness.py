@@ -1,0 +1,106 @@
+"""Ready means a gRPC `Hello` carrying the task hub's metadata succeeds: not a sleep, not an open port.
+
+Docker's port proxy accepts TCP connections before anything listens inside the container, so an
+open port proves nothing; `Hello` with `taskhub` metadata proves the server and the hub answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+POLL_INTERVAL = 0.1  # seconds between attempts (the issue's bound: at most every 100 ms)
+
+
+@dataclass
+class Probe:
+    ok: bool
+    detail: str  # "ok", or the gRPC status and message of the last failure
+    attempts: int = 1
+    elapsed: float = 0.0
+
+
+def _channel(address: str):
+    import grpc
+
+    # Reconnect quickly: grpc's default backoff (1 s, growing) would hide a server that just came up.
+    options = [
+        ("grpc.initial_reconnect_backoff_ms", 50),
+        ("grpc.min_reconnect_backoff_ms", 50),
+        ("grpc.max_reconnect_backoff_ms", 100),
+        ("grpc.enable_http_proxy", 0),
+    ]
+    return grpc.insecure_channel(address, options=options)
+
+
+HELLO_METHOD = "/TaskHubSidecarService/Hello"
+
+
+def _hello(channel, task_hub: str, timeout: float) -> None:
+    # Hello takes and returns google.protobuf.Empty, which is zero bytes on the wire: calling it
+    # raw spares `status` the import of protobuf and the SDK (most of its start-up time).
+    call = channel.unary_unary(HELLO_METHOD, request_serializer=None, response_deserializer=None)
+    call(b"", metadata=[("taskhub", task_hub)], timeout=timeout)
+
+
+def describe_rpc_error(exc: Exception) -> str:
+    code = getattr(exc, "code", None)
+    details = getattr(exc, "details", None)
+    if callable(code) and callable(details):
+        return f"{code().name}: {details()}"
+    return str(exc)
+
+
+def hello(address: str, task_hub: str, timeout: float = 2.0) -> Probe:
+    """One Hello; never raises for gRPC failures."""
+    import grpc
+
+    start = time.monotonic()
+    channel = _channel(address)
+    try:
+        _hello(channel, task_hub, timeout)
+        return Probe(True, "ok", 1, time.monotonic() - start)
+    except grpc.RpcError as exc:
+        return Probe(False, describe_rpc_error(exc), 1, time.monotonic() - start)
+    finally:
+        channel.close()
+
+
+def wait_ready(
+    address: str,
+    task_hub: str,
+    timeout: float,
+    *,
+    still_alive: Callable[[], str | None] | None = None,
+) -> Probe:
+    """Poll Hello (at most every 100 ms) until it succeeds, `timeout` passes, or `still_alive` says
+    the emulator died (it returns a reason then). A NOT_FOUND for the hub is final."""
+    import grpc
+
+    start = time.monotonic()
+    deadline = start + timeout
+    channel = _channel(address)
+    attempts = 0
+    last = "no attempt"
+    try:
+        while True:
+            attempts += 1
+            attempt_start = time.monotonic()
+            try:
+                _hello(channel, task_hub, max(0.05, min(1.0, deadline - attempt_start)))
+                return Probe(True, "ok", attempts, time.monotonic() - start)
+            except grpc.RpcError as exc:
+                last = describe_rpc_error(exc)
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return Probe(False, last, attempts, time.monotonic() - start)
+            if still_alive is not None:
+                dead = still_alive()
+                if dead:
+                    return Probe(False, dead, attempts, time.monotonic() - start)
+            now = time.monotonic()
+            if now >= deadline:
+                return Probe(False, last, attempts, now - start)
+            time.sleep(max(0.0, min(POLL_INTERVAL - (now - attempt_start), deadline - now)))
+    finally:
+        channel.close()

@@ -1,0 +1,281 @@
+"""The decisions behind `dtsctl emulator ...`: which engine, idempotent `up`, readiness, clean-up.
+
+Engines (docker_engine, local_engine) do mechanics; this module decides and returns records.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from dtsctl.emulator import readiness
+from dtsctl.emulator.model import (
+    EmulatorError,
+    EmulatorInfo,
+    EmulatorSpec,
+    Engine,
+    EngineKind,
+    PullProgress,
+    settings_differ,
+)
+from dtsctl.errors import ExitCode, NotFound, Unreachable, UsageError
+
+EngineChoice = str  # "auto" | "docker" | "local"
+Phase = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+class Engines:
+    """Creates each engine once, on first use (the Docker SDK is only imported when needed)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+        self._docker: Engine | None = None
+        self._local: Engine | None = None
+        self._docker_status: tuple[bool, str] | None = None
+
+    @property
+    def docker(self) -> Engine:
+        if self._docker is None:
+            from dtsctl.emulator.docker_engine import DockerEngine
+
+            self._docker = DockerEngine(environ=self.environ)
+        return self._docker
+
+    @property
+    def local(self) -> Engine:
+        if self._local is None:
+            from dtsctl.emulator.local_engine import LocalEngine
+
+            self._local = LocalEngine()
+        return self._local
+
+    def docker_available(self) -> tuple[bool, str]:
+        if self._docker_status is None:
+            self._docker_status = self.docker.available()
+        return self._docker_status
+
+    def get(self, kind: EngineKind) -> Engine:
+        return self.docker if kind == "docker" else self.local
+
+    def choose(self, choice: EngineChoice) -> tuple[Engine, str]:
+        """The engine for a new emulator, and why it was picked."""
+        if choice == "local":
+            return self.local, "asked for with --engine local"
+        ok, why = self.docker_available()
+        if choice == "docker":
+            if not ok:
+                raise Unreachable(f"Cannot use Docker: {why}.",
+                                  hint="Start the Docker Engine, or use the built-in engine: dtsctl emulator up --engine local")
+            return self.docker, "asked for with --engine docker"
+        if ok:
+            return self.docker, f"a Docker Engine answers ({why})"
+        return self.local, f"no Docker Engine ({why}); using the built-in local engine"
+
+    def locate(self, name: str, choice: EngineChoice = "auto") -> tuple[Engine, EmulatorInfo] | None:
+        """Find the emulator called `name` on the engines `choice` allows (local first: it is cheap)."""
+        kinds: list[EngineKind] = ["local", "docker"] if choice == "auto" else [choice]  # type: ignore[list-item]
+        for kind in kinds:
+            if kind == "docker" and not self.docker_available()[0]:
+                if choice == "docker":
+                    raise Unreachable(f"Cannot use Docker: {self.docker_available()[1]}.",
+                                      hint="Start the Docker Engine, or look on the built-in engine: --engine local")
+                continue
+            engine = self.get(kind)
+            info = engine.find(name)
+            if info is not None:
+                return engine, info
+        return None
+
+
+@dataclass
+class UpResult:
+    info: EmulatorInfo
+    action: str  # created | started | running | recreated
+    engine_reason: str
+    probe: readiness.Probe | None = None
+
+
+def _not_ours(info: EmulatorInfo) -> EmulatorError:
+    return EmulatorError(
+        f"A container named '{info.name}' exists but dtsctl did not create it.",
+        hint=f"Use another --name, or remove it yourself ('docker rm -f {info.name}') or with 'dtsctl emulator up --recreate'.",
+    )
+
+
+def _describe_diff(info: EmulatorInfo, spec: EmulatorSpec, names: list[str]) -> str:
+    wanted = spec.settings(info.engine)
+    return ", ".join(f"{n} {info.settings.get(n)!r} -> {wanted.get(n)!r}" for n in names)
+
+
+def wait_until_ready(engine: Engine, info: EmulatorInfo, timeout: float) -> readiness.Probe:
+    def still_alive() -> str | None:
+        running, detail = engine.alive(info.name)
+        return None if running else (detail or "the emulator stopped")
+
+    return readiness.wait_ready(info.address, info.task_hub, timeout, still_alive=still_alive)
+
+
+def _fail_start(engine: Engine, info: EmulatorInfo, probe: readiness.Probe, timeout: float, keep: bool) -> EmulatorError:
+    """Turn a failed readiness wait into an error, after saving the logs and cleaning up."""
+    try:
+        tail = list(engine.logs(info.name, tail=20))
+    except Exception:  # noqa: BLE001 - logs are a courtesy here; the failure is what matters
+        tail = []
+    running, _ = engine.alive(info.name)
+    if not keep:
+        engine.remove(info.name)
+    left = f" It was left in place (--keep-on-failure): 'dtsctl emulator logs --name {info.name}'." if keep else ""
+    if not running:
+        return EmulatorError(
+            f"The emulator '{info.name}' exited while starting ({probe.detail}).{left}",
+            hint="Its last log lines are shown above; check --env values and the image.",
+            log_tail=tail,
+        )
+    if probe.detail.startswith("NOT_FOUND"):
+        return EmulatorError(
+            f"The emulator answers, but not for task hub '{info.task_hub}': {probe.detail}.{left}",
+            hint="Check --task-hub and any DTS_TASK_HUB_NAMES passed with --env.",
+            exit_code=ExitCode.NOT_FOUND,
+            log_tail=tail,
+        )
+    return EmulatorError(
+        f"The emulator '{info.name}' did not become ready within {timeout:g}s: {probe.attempts} gRPC Hello "
+        f"calls to {info.address} with taskhub={info.task_hub} failed, the last with {probe.detail}.{left}",
+        hint="Give it longer with --timeout, or see its logs with --keep-on-failure and 'dtsctl emulator logs'.",
+        exit_code=ExitCode.UNREACHABLE,
+        log_tail=tail,
+    )
+
+
+def up(
+    spec: EmulatorSpec,
+    engines: Engines,
+    *,
+    choice: EngineChoice = "auto",
+    timeout: float = 60.0,
+    recreate: bool = False,
+    keep_on_failure: bool = False,
+    progress: PullProgress | None = None,
+    phase: Phase = _noop,
+) -> UpResult:
+    found = engines.locate(spec.name, "auto" if choice == "auto" else choice)
+    action = "created"
+    if found is not None:
+        engine, info = found
+        reason = f"an emulator named '{spec.name}' already exists on the {engine.kind} engine"
+        if recreate:
+            phase(f"removing the existing '{spec.name}' ({engine.kind})")
+            engine.remove(spec.name)
+            action = "recreated"
+            found = None
+        elif not info.managed:
+            raise _not_ours(info)
+        else:
+            diff = settings_differ(info.settings, spec.settings(info.engine))
+            if diff:
+                raise EmulatorError(
+                    f"The emulator '{spec.name}' ({engine.kind}, {info.state}) has other settings: "
+                    f"{_describe_diff(info, spec, diff)}.",
+                    hint="Recreate it with these settings (its in-memory state is lost): add --recreate.",
+                )
+            if not info.running:
+                phase(f"starting the stopped emulator '{spec.name}'")
+                info = engine.start(spec.name)
+                action = "started"
+            else:
+                action = "running"
+    if found is None:
+        engine, reason = engines.choose(choice)
+        phase(f"creating '{spec.name}' on the {engine.kind} engine")
+        info = engine.create(spec, progress)
+    phase(f"waiting for gRPC Hello on {info.address} (task hub {info.task_hub})")
+    probe = wait_until_ready(engine, info, timeout)
+    if not probe.ok:
+        raise _fail_start(engine, info, probe, timeout, keep_on_failure or action == "running")
+    info.ready, info.ready_detail = True, probe.detail
+    return UpResult(info=info, action=action, engine_reason=reason, probe=probe)
+
+
+def require(engines: Engines, name: str, choice: EngineChoice = "auto") -> tuple[Engine, EmulatorInfo]:
+    found = engines.locate(name, choice)
+    if found is None:
+        raise NotFound(f"No emulator named '{name}'.", hint="Start one with 'dtsctl emulator up'" +
+                       (f" --name {name}" if name != "dts-emulator" else "") + ".")
+    return found
+
+
+def status(engines: Engines, name: str, choice: EngineChoice = "auto", probe_timeout: float = 2.0) -> EmulatorInfo | None:
+    found = engines.locate(name, choice)
+    if found is None:
+        return None
+    engine, info = found
+    if info.running and info.address:
+        probe = readiness.hello(info.address, info.task_hub, probe_timeout)
+        info.ready, info.ready_detail = probe.ok, probe.detail
+    else:
+        info.ready, info.ready_detail = False, f"not running ({info.state})"
+    return info
+
+
+@dataclass
+class DownResult:
+    name: str
+    engine: str | None
+    action: str  # removed | stopped | nothing
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"name": self.name, "engine": self.engine, "action": self.action}
+
+
+def down(engines: Engines, name: str, *, keep: bool = False, choice: EngineChoice = "auto") -> DownResult:
+    found = engines.locate(name, choice)
+    if found is None:
+        return DownResult(name, None, "nothing")
+    engine, info = found
+    if not info.managed:
+        raise _not_ours(info)
+    if keep:
+        engine.stop(name)
+        return DownResult(name, engine.kind, "stopped")
+    engine.remove(name)
+    return DownResult(name, engine.kind, "removed")
+
+
+def restart(engines: Engines, name: str, *, timeout: float = 60.0, choice: EngineChoice = "auto",
+            phase: Phase = _noop) -> UpResult:
+    engine, info = require(engines, name, choice)
+    if not info.managed:
+        raise _not_ours(info)
+    if info.running:
+        phase(f"stopping '{name}'")
+        engine.stop(name)
+    phase(f"starting '{name}'")
+    info = engine.start(name)
+    probe = wait_until_ready(engine, info, timeout)
+    if not probe.ok:
+        raise _fail_start(engine, info, probe, timeout, keep=True)
+    info.ready, info.ready_detail = True, probe.detail
+    return UpResult(info=info, action="restarted", engine_reason=f"it runs on the {engine.kind} engine", probe=probe)
+
+
+def logs(engines: Engines, name: str, *, follow: bool = False, tail: int | None = None,
+         choice: EngineChoice = "auto") -> Iterator[str]:
+    engine, _ = require(engines, name, choice)
+    return engine.logs(name, follow=follow, tail=tail)
+
+
+def check_spec(spec: EmulatorSpec) -> EmulatorSpec:
+    for label, port in (("--port", spec.port), ("--dashboard-port", spec.dashboard_port)):
+        if not 1 <= port <= 65535:
+            raise UsageError(f"{label} must be between 1 and 65535, not {port}.")
+    if spec.port == spec.dashboard_port:
+        raise UsageError("--port and --dashboard-port must differ.")
+    for hub in spec.task_hubs:
+        if not hub or "," in hub:
+            raise UsageError(f"'{hub}' is not a usable task hub name (one name per --task-hub).")
+    return spec
