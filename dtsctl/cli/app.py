@@ -17,6 +17,7 @@ from dtsctl import __version__
 COMMAND_MODULES = {
     "connection": "dtsctl.cli.connection_cmd",
     "config": "dtsctl.cli.config_cmd",
+    "emulator": "dtsctl.cli.emulator_cmd",
     "completion": "dtsctl.cli.completion_cmd",
 }
 

@@ -1,0 +1,380 @@
+"""`dtsctl emulator up|down|status|logs|restart|dashboard|env`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from dtsctl.cli.common import Cx, command, group
+from dtsctl.emulator.model import (
+    DEFAULT_BIND,
+    DEFAULT_DASHBOARD_PORT,
+    DEFAULT_GRPC_PORT,
+    DEFAULT_IMAGE_REPO,
+    DEFAULT_NAME,
+    DEFAULT_TAG,
+    EmulatorError,
+    EmulatorInfo,
+    EmulatorSpec,
+)
+from dtsctl.errors import ExitCode, UsageError
+from dtsctl.output.render import TextWriter
+
+app = group(
+    "emulator",
+    "Run the DTS emulator: the real container on Docker, or a built-in local engine without Docker.",
+)
+
+IN_MEMORY = "State is in memory only: everything is lost when the emulator stops."
+NO_DASHBOARD = ("The local engine serves no dashboard; 'dtsctl emulator status' shows its task hubs "
+                "and instance counts.")
+CONNECTION_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
+
+
+class EngineOpt(str, Enum):
+    auto = "auto"
+    docker = "docker"
+    local = "local"
+
+
+class PullOpt(str, Enum):
+    missing = "missing"
+    always = "always"
+    never = "never"
+
+
+class ShellOpt(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+
+
+NameOpt = Annotated[str, typer.Option("--name", help="The emulator's name (its container name on Docker).")]
+EngineOption = Annotated[EngineOpt, typer.Option("--engine", help="auto: Docker when an engine answers, else local.",
+                                                 case_sensitive=False)]
+
+
+def _engines():
+    from dtsctl.emulator.service import Engines
+
+    return Engines()
+
+
+def _parse_env(pairs: list[str] | None) -> tuple[tuple[str, str], ...]:
+    out = []
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--env needs KEY=VALUE, not '{pair}'.")
+        out.append((key.strip(), value))
+    return tuple(out)
+
+
+def _show_log_tail(cx: Cx, exc: EmulatorError) -> None:
+    if exc.log_tail:
+        sys.stderr.write("--- last log lines ---\n" + "\n".join(exc.log_tail) + "\n----------------------\n")
+
+
+class _Spinner:
+    """A spinner with the current phase on stderr, only on a terminal and only for text output."""
+
+    def __init__(self, cx: Cx) -> None:
+        self.cx = cx
+        self.status = None
+
+    def __enter__(self) -> "_Spinner":
+        if self.cx.style.stderr_is_terminal:
+            self.status = self.cx.style.err.status("starting", spinner="dots")
+            self.status.__enter__()
+        return self
+
+    def phase(self, text: str) -> None:
+        if self.status is not None:
+            self.status.update(text)
+        elif self.cx.style.debug:
+            sys.stderr.write(f"{text}\n")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(None, None, None)
+
+
+class _PullBars:
+    """Per-layer pull progress (bytes) on stderr: Rich bars on a terminal, a line per finished layer else."""
+
+    def __init__(self, cx: Cx) -> None:
+        self.cx = cx
+        self.progress = None
+        self.tasks: dict[str, int] = {}
+        self.last: dict[str, str] = {}
+
+    def __call__(self, layer: str, status: str, current: int | None, total: int | None) -> None:
+        if not self.cx.style.stderr_is_terminal:
+            # One line each time a layer changes state (not per byte tick).
+            if self.last.get(layer) != status:
+                self.last[layer] = status
+                sys.stderr.write(f"pull: {layer}: {status}\n")
+            return
+        if self.progress is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                     console=self.cx.style.err, transient=True)
+            self.progress.start()
+        if layer not in self.tasks:
+            self.tasks[layer] = self.progress.add_task(f"{layer} {status}", total=total or None)
+        self.progress.update(self.tasks[layer], description=f"{layer} {status}", completed=current or 0,
+                             total=total or None)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
+    where = f"container {info.name} ({info.container_id})" if info.engine == "docker" else f"process {info.pid}"
+    return [
+        ("Engine", info.engine),
+        ("Running as", where),
+        ("Image", info.image or "built-in (durabletask in-memory backend)"),
+        ("gRPC endpoint", info.endpoint),
+        ("Task hubs", ", ".join(info.task_hubs) + (" (+ dynamic)" if info.dynamic_task_hubs else "")),
+        ("Connection string", info.connection_string),
+        ("Dashboard", info.dashboard_url or "none (local engine)"),
+    ]
+
+
+@command(app, "up")
+def up(
+    cx: Cx,
+    name: NameOpt = DEFAULT_NAME,
+    engine: EngineOption = EngineOpt.auto,
+    tag: Annotated[str, typer.Option(help=f"Image tag of {DEFAULT_IMAGE_REPO}.")] = DEFAULT_TAG,
+    image: Annotated[Optional[str], typer.Option(help="Full image reference (a mirror, a private registry); overrides --tag.", show_default=False)] = None,
+    pull: Annotated[PullOpt, typer.Option(help="When to pull the image.", case_sensitive=False)] = PullOpt.missing,
+    port: Annotated[int, typer.Option(help="Host port for gRPC (the container's 8080).")] = DEFAULT_GRPC_PORT,
+    dashboard_port: Annotated[int, typer.Option(help="Host port for the dashboard (the container's 8082).")] = DEFAULT_DASHBOARD_PORT,
+    bind: Annotated[str, typer.Option(help="Host address the ports listen on; 0.0.0.0 exposes them to the network.")] = DEFAULT_BIND,
+    task_hub: Annotated[Optional[list[str]], typer.Option("--task-hub", help="A task hub to serve (repeatable; default 'default'). Sets DTS_TASK_HUB_NAMES.", show_default=False)] = None,
+    dynamic_task_hubs: Annotated[bool, typer.Option("--dynamic-task-hubs", help="Create task hubs on first use (DTS_USE_DYNAMIC_TASK_HUBS=true).")] = False,
+    env: Annotated[Optional[list[str]], typer.Option("--env", help="KEY=VALUE for the emulator's environment (repeatable).", show_default=False)] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait until the emulator answers gRPC Hello.", min=0.1)] = 60.0,
+    recreate: Annotated[bool, typer.Option("--recreate", help="Remove an existing emulator of this name first (its state is lost).")] = False,
+    keep_on_failure: Annotated[bool, typer.Option("--keep-on-failure", help="Leave a failed emulator in place to inspect it.")] = False,
+) -> None:
+    """Start the emulator (or find it running), wait until it answers, and print what an app needs."""
+    from dtsctl.emulator import service
+
+    spec = service.check_spec(EmulatorSpec(
+        name=name, port=port, dashboard_port=dashboard_port, bind=bind,
+        task_hubs=tuple(task_hub or ("default",)), dynamic_task_hubs=dynamic_task_hubs, env=_parse_env(env),
+        image=image or f"{DEFAULT_IMAGE_REPO}:{tag}", pull=pull.value,
+    ))
+    if bind in ("0.0.0.0", "::"):
+        cx.warn(f"--bind {bind} exposes the emulator to the network; it has no authentication.")
+    bars = _PullBars(cx)
+    try:
+        with _Spinner(cx) as spinner:
+            result = service.up(spec, _engines(), choice=engine.value, timeout=timeout, recreate=recreate,
+                                keep_on_failure=keep_on_failure, progress=bars, phase=spinner.phase)
+    except EmulatorError as exc:
+        bars.close()
+        _show_log_tail(cx, exc)
+        raise
+    finally:
+        bars.close()
+    info = result.info
+    doc = info.to_dict()
+
+    def human(w: TextWriter) -> None:
+        verb = {"running": "is already running", "started": "was started again", "created": "is up",
+                "recreated": "was recreated"}[result.action]
+        w.line(f"Emulator '{info.name}' {verb} and ready ({info.engine} engine: {result.engine_reason}).", colour="green", bold=True)
+        w.kv(_info_pairs(info))
+        if info.engine == "local":
+            w.line(NO_DASHBOARD)
+        w.line(IN_MEMORY)
+        w.line()
+        w.line("Point an app at it:")
+        w.line(f"  export {CONNECTION_VAR}='{info.connection_string}'")
+
+    cx.emit(doc, human)
+
+
+@command(app, "down")
+def down(
+    cx: Cx,
+    name: NameOpt = DEFAULT_NAME,
+    keep: Annotated[bool, typer.Option("--keep", help="Only stop it (keep the container or state to start again).")] = False,
+    engine: EngineOption = EngineOpt.auto,
+) -> None:
+    """Stop and remove the emulator (exit 0 when there is nothing to remove)."""
+    from dtsctl.emulator import service
+
+    result = service.down(_engines(), name, keep=keep, choice=engine.value)
+    text = {
+        "nothing": f"No emulator named '{name}'; nothing to do.",
+        "stopped": f"Stopped '{name}' ({result.engine} engine); 'dtsctl emulator up' starts it again.",
+        "removed": f"Removed '{name}' ({result.engine} engine).",
+    }[result.action]
+    cx.emit(result.to_dict(), lambda w: w.line(text))
+
+
+def _uptime(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    rest = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count or (unit == "s" and not parts):
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2])
+
+
+@command(app, "status")
+def status(cx: Cx, name: NameOpt = DEFAULT_NAME, engine: EngineOption = EngineOpt.auto) -> None:
+    """State, readiness (gRPC Hello), ports, image, uptime and task hubs. Exit 0 only when running and ready."""
+    from dtsctl.emulator import service
+
+    engines = _engines()
+    info = service.status(engines, name, engine.value)
+    if info is None:
+        doc = {"engine": None, "name": name, "status": "absent", "ready": False}
+        cx.emit(doc, lambda w: w.line(f"No emulator named '{name}'. Start one: dtsctl emulator up"
+                                      + (f" --name {name}" if name != DEFAULT_NAME else "")))
+        raise typer.Exit(int(ExitCode.FAILED))
+    doc = info.status_dict()
+    hubs = None
+    if info.engine == "local" and info.running:
+        hubs = engines.local.hub_stats(name)
+        doc["hub_stats"] = hubs
+
+    def human(w: TextWriter) -> None:
+        ready = "ready" if info.ready else f"not ready ({info.ready_detail})"
+        w.line(f"{info.name}: {info.state}, {ready}", colour="green" if info.ready else "red", bold=True)
+        pairs = _info_pairs(info)
+        pairs.insert(4, ("Ports", f"{info.bind}:{info.port} -> gRPC" +
+                         (f", {info.bind}:{info.dashboard_port} -> dashboard" if info.dashboard_port else "")))
+        pairs.append(("Uptime", _uptime(info.uptime_seconds())))
+        if info.log_path:
+            pairs.append(("Log", info.log_path))
+        w.kv(pairs)
+        if hubs and hubs.get("task_hubs"):
+            w.line()
+            w.table(["Task hub", "Instances", "Workers"],
+                    [[h["name"], h.get("instances"), h.get("workers")] for h in hubs["task_hubs"]])
+
+    cx.emit(doc, human)
+    if not (info.running and info.ready):
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+@command(app, "logs")
+def logs(
+    cx: Cx,
+    name: NameOpt = DEFAULT_NAME,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until the emulator stops (Ctrl-C to leave).")] = False,
+    tail: Annotated[Optional[int], typer.Option(help="Only the last N lines.", min=0, show_default=False)] = None,
+    engine: EngineOption = EngineOpt.auto,
+) -> None:
+    """Print the emulator's log."""
+    from dtsctl.emulator import service
+    from dtsctl.output import render
+
+    lines = service.logs(_engines(), name, follow=follow, tail=tail, choice=engine.value)
+    if cx.output.value == "json":
+        render.emit_json(list(lines))
+    elif cx.output.value == "jsonl":
+        render.emit_jsonl({"line": line} for line in lines)
+    else:
+        for line in lines:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+
+@command(app, "restart")
+def restart(
+    cx: Cx,
+    name: NameOpt = DEFAULT_NAME,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait until it answers gRPC Hello.", min=0.1)] = 60.0,
+    engine: EngineOption = EngineOpt.auto,
+) -> None:
+    """Stop and start the emulator again (its in-memory state is lost), then wait until it is ready."""
+    from dtsctl.emulator import service
+
+    try:
+        with _Spinner(cx) as spinner:
+            result = service.restart(_engines(), name, timeout=timeout, choice=engine.value, phase=spinner.phase)
+    except EmulatorError as exc:
+        _show_log_tail(cx, exc)
+        raise
+    info = result.info
+    cx.emit(info.to_dict(), lambda w: (w.line(f"Restarted '{name}' ({info.engine} engine); ready.", colour="green"),
+                                       w.kv(_info_pairs(info))))
+
+
+@command(app, "dashboard")
+def dashboard(
+    cx: Cx,
+    name: NameOpt = DEFAULT_NAME,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
+    engine: EngineOption = EngineOpt.auto,
+) -> None:
+    """Print the emulator's dashboard URL (Docker engine only)."""
+    from dtsctl.emulator import service
+
+    _, info = service.require(_engines(), name, engine.value)
+    url = info.dashboard_url
+    doc = {"name": name, "engine": info.engine, "dashboard_url": url}
+    if url is None:
+        cx.emit(doc, lambda w: w.line(NO_DASHBOARD))
+        raise typer.Exit(int(ExitCode.FAILED))
+    if open_browser:
+        import webbrowser
+
+        if not webbrowser.open(url):
+            cx.warn(f"No browser could be opened; open {url} yourself.")
+    cx.emit(doc, lambda w: w.line(url))
+
+
+def shell_lines(shell: str, values: dict[str, str]) -> list[str]:
+    def quote(v: str) -> str:
+        return "'" + v.replace("'", "'\"'\"'") + "'" if shell != "powershell" else "'" + v.replace("'", "''") + "'"
+
+    if shell == "fish":
+        return [f"set -gx {k} {quote(v)}" for k, v in values.items()]
+    if shell == "powershell":
+        return [f"$Env:{k} = {quote(v)}" for k, v in values.items()]
+    return [f"export {k}={quote(v)}" for k, v in values.items()]
+
+
+def _default_shell() -> ShellOpt:
+    name = os.path.basename(os.environ.get("SHELL", ""))
+    return ShellOpt(name) if name in ShellOpt.__members__ else ShellOpt.bash
+
+
+@command(app, "env")
+def env_cmd(
+    cx: Cx,
+    name: NameOpt = DEFAULT_NAME,
+    shell: Annotated[Optional[ShellOpt], typer.Option(help="Shell syntax (default: from $SHELL, else bash).", case_sensitive=False, show_default=False)] = None,
+    engine: EngineOption = EngineOpt.auto,
+) -> None:
+    """Print the shell lines that point an app at the emulator: eval "$(dtsctl emulator env)"."""
+    from dtsctl.emulator import service
+
+    _, info = service.require(_engines(), name, engine.value)
+    values = {
+        CONNECTION_VAR: info.connection_string,
+        # The Python samples read ENDPOINT and TASKHUB.
+        "ENDPOINT": info.endpoint,
+        "TASKHUB": info.task_hub,
+    }
+    lines = shell_lines((shell or _default_shell()).value, values)
+    cx.emit(values, lambda w: sys.stdout.write("\n".join(lines) + "\n"))

@@ -1,0 +1,143 @@
+"""`dtsctl emulator ...` on a real Docker Engine with the offline stand-in image (its CMD runs
+dtsctl's local server on 8080), through ports published on 127.0.0.1 only. Nothing is pulled
+from anywhere but a registry on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+
+import pytest
+
+from clitools import run_dtsctl
+from dockerkit import free_port
+from sdkkit import run_hello_chain
+
+pytestmark = [pytest.mark.usefixtures("docker_client"), pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def name(docker_cleanup) -> str:
+    return docker_cleanup.register(f"dtsctl-cli-{uuid.uuid4().hex[:8]}")
+
+
+def up(name: str, image: str, *extra: str, pull: str = "never"):
+    return run_dtsctl("emulator", "up", "--engine", "docker", "--name", name, "--image", image,
+                      "--pull", pull, *extra)
+
+
+def ports() -> list[str]:
+    return ["--port", str(free_port()), "--dashboard-port", str(free_port())]
+
+
+def test_up_status_sdk_and_down(name: str, standin_image: str, docker_client) -> None:
+    grpc_port, dash_port = free_port(), free_port()
+    r = up(name, standin_image, "--port", str(grpc_port), "--dashboard-port", str(dash_port),
+           "--task-hub", "orders", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc == {
+        "engine": "docker", "name": name, "image": standin_image, "status": "running",
+        "endpoint": f"http://localhost:{grpc_port}",
+        "connection_string": f"Endpoint=http://localhost:{grpc_port};Authentication=None;TaskHub=orders",
+        "dashboard_url": f"http://localhost:{dash_port}", "task_hubs": ["orders"],
+    }
+    container = docker_client.containers.get(name)
+    assert container.labels["io.dtsctl.managed"] == "true"
+    bindings = container.attrs["HostConfig"]["PortBindings"]
+    assert bindings["8080/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(grpc_port)}]
+    assert container.attrs["Config"]["Env"].count("DTS_TASK_HUB_NAMES=orders") == 1
+
+    assert run_hello_chain(f"localhost:{grpc_port}", "orders", ["Oslo"]) == ["Hello, Oslo!"]
+
+    status = run_dtsctl("emulator", "status", "--name", name, "-o", "json")
+    assert status.returncode == 0
+    s = json.loads(status.stdout)
+    assert s["ready"] is True and s["engine"] == "docker" and s["ports"]["grpc"] == grpc_port
+    assert s["container_id"] and s["uptime_seconds"] is not None
+    assert run_dtsctl("emulator", "dashboard", "--name", name).stdout.strip() == f"http://localhost:{dash_port}"
+    assert run_dtsctl("emulator", "logs", "--name", name).returncode == 0
+
+    again = up(name, standin_image, "--port", str(grpc_port), "--dashboard-port", str(dash_port), "--task-hub", "orders")
+    assert again.returncode == 0 and "already running" in again.stdout
+    other = up(name, standin_image, "--port", str(grpc_port), "--dashboard-port", str(dash_port), "--task-hub", "x")
+    assert other.returncode == 1 and "--recreate" in other.stderr
+
+    assert run_dtsctl("emulator", "down", "--name", name, "--keep").returncode == 0
+    assert docker_client.containers.get(name).status == "exited"
+    assert run_dtsctl("emulator", "status", "--name", name).returncode == 1
+    assert run_dtsctl("emulator", "restart", "--name", name).returncode == 0
+    assert run_dtsctl("emulator", "down", "--name", name).returncode == 0
+    assert not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+
+
+def test_pull_from_a_loopback_registry_shows_progress(name: str, standin_image: str, local_registry, docker_client) -> None:
+    ref = local_registry.push(docker_client.images.get(standin_image), "dts/dts-emulator", f"t{uuid.uuid4().hex[:6]}")
+    docker_client.images.remove(ref)
+    r = up(name, ref, *ports(), pull="always")
+    assert r.returncode == 0, r.stderr
+    assert "pull:" in r.stderr  # per-layer progress lines on stderr when not a terminal
+    assert docker_client.images.get(ref)
+
+
+def test_unknown_tag_and_missing_image(name: str, local_registry) -> None:
+    r = up(name, local_registry.ref("dts/dts-emulator", "no-such-tag"), *ports(), pull="missing")
+    assert r.returncode == 3 and "not found" in r.stderr
+    r = up(name, "dtsctl-test/never-built:none", *ports(), pull="never")
+    assert r.returncode == 3 and "--pull never" in r.stderr
+
+
+def test_port_taken_names_the_holder_and_leaves_nothing(name: str, standin_image: str, docker_client) -> None:
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        r = up(name, standin_image, "--port", str(port), "--dashboard-port", str(free_port()))
+    assert r.returncode == 1 and str(port) in r.stderr and "already in use" in r.stderr
+    assert not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+
+
+def test_container_that_exits_while_starting_shows_its_logs(name: str, standin_image: str, docker_client,
+                                                            docker_cleanup) -> None:
+    image = _variant(docker_client, docker_cleanup, standin_image, "crash",
+                     ["-c", "import sys; print('emulator exploded: bad config'); sys.exit(3)"])
+    r = up(name, image, *ports(), "--timeout", "30")
+    assert r.returncode == 1
+    assert "exited while starting" in r.stderr and "emulator exploded: bad config" in r.stderr
+    assert not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+
+
+def test_container_that_never_answers_times_out_and_is_removed(name: str, standin_image: str, docker_client,
+                                                              docker_cleanup) -> None:
+    image = _variant(docker_client, docker_cleanup, standin_image, "mute", ["-c", "import time; time.sleep(600)"])
+    r = up(name, image, *ports(), "--timeout", "2")
+    assert r.returncode == 4
+    assert "did not become ready within 2s" in r.stderr and "Hello" in r.stderr
+    assert not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+
+
+def test_unreachable_engine(name: str) -> None:
+    dead = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    r = run_dtsctl("emulator", "up", "--engine", "docker", "--name", name, "--pull", "never", env=dead)
+    assert r.returncode == 4 and "no Docker Engine socket" in r.stderr and "--engine local" in r.stderr
+
+
+def test_auto_engine_falls_back_to_local_and_says_why(name: str, isolated_env) -> None:
+    dead = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    try:
+        r = run_dtsctl("emulator", "up", "--name", name, "--port", str(free_port()), env=dead)
+        assert r.returncode == 0, r.stderr
+        assert "local engine: no Docker Engine" in r.stdout
+    finally:
+        run_dtsctl("emulator", "down", "--name", name, env=dead)
+
+
+def _variant(client, cleanup, base: str, label: str, python_args: list[str]) -> str:
+    """The stand-in image with another command (same files; made with `docker commit`, offline)."""
+    python = client.images.get(base).attrs["Config"]["Cmd"][0]
+    container = client.containers.create(base, labels={"dtsctl.test": "1"})
+    cleanup.register(container)
+    repo, tag = "dtsctl-test/variant", f"{label}-{uuid.uuid4().hex[:6]}"
+    container.commit(repository=repo, tag=tag, changes=[f"CMD {json.dumps([python, *python_args])}"])
+    return cleanup.register_image(f"{repo}:{tag}")

@@ -1,0 +1,159 @@
+"""`dtsctl emulator ...` on the built-in local engine, end to end: real processes, the real SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from clitools import run_dtsctl
+from dockerkit import free_port
+from sdkkit import client, run_hello_chain
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+@pytest.fixture
+def emulator(isolated_env: Path):
+    """A local-engine emulator name and port; whatever it started is stopped afterwards."""
+    name, port = f"t{os.getpid()}-{time.monotonic_ns() % 10**6}", free_port()
+    started: list[int] = []
+    yield name, port, started
+    run_dtsctl("emulator", "down", "--name", name, "--engine", "local")
+    for pid in started:
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def up(name: str, port: int, *extra: str):
+    return run_dtsctl("emulator", "up", "--engine", "local", "--name", name, "--port", str(port), *extra)
+
+
+def test_up_runs_orchestrations_and_down_leaves_nothing(emulator) -> None:
+    name, port, started = emulator
+    r = up(name, port, "--task-hub", "orders", "--task-hub", "billing", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert set(doc) == {"engine", "name", "image", "status", "endpoint", "connection_string", "dashboard_url", "task_hubs"}
+    assert doc["engine"] == "local" and doc["status"] == "running" and doc["dashboard_url"] is None
+    assert doc["endpoint"] == f"http://localhost:{port}"
+    assert doc["connection_string"] == f"Endpoint=http://localhost:{port};Authentication=None;TaskHub=orders"
+    assert doc["task_hubs"] == ["orders", "billing"]
+
+    status = json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)
+    assert status["ready"] is True and status["pid"]
+    started.append(status["pid"])
+
+    # The real SDK worker and client, through the emulator dtsctl started, in another process.
+    assert run_hello_chain(f"localhost:{port}", "orders", ["Tokyo", "Lima"]) == ["Hello, Tokyo!", "Hello, Lima!"]
+    with pytest.raises(grpc.RpcError) as info:
+        client(f"localhost:{port}", "nohub").get_orchestration_state("x")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND and info.value.details() == "Task hub not found: nohub"
+
+    r = run_dtsctl("emulator", "down", "--name", name)
+    assert r.returncode == 0 and "Removed" in r.stdout
+    deadline = time.monotonic() + 10
+    while _pid_alive(status["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _pid_alive(status["pid"])
+    again = run_dtsctl("emulator", "down", "--name", name, "-o", "json")
+    assert again.returncode == 0 and json.loads(again.stdout)["action"] == "nothing"
+    gone = run_dtsctl("emulator", "status", "--name", name, "-o", "json")
+    assert gone.returncode == 1 and json.loads(gone.stdout)["status"] == "absent"
+
+
+def test_up_is_idempotent_and_refuses_other_settings(emulator) -> None:
+    name, port, started = emulator
+    first = up(name, port)
+    assert first.returncode == 0, first.stderr
+    assert "in memory" in first.stdout and "no dashboard" in first.stdout
+    assert f"export DURABLE_TASK_SCHEDULER_CONNECTION_STRING='Endpoint=http://localhost:{port}" in first.stdout
+    second = up(name, port)
+    assert second.returncode == 0 and "already running" in second.stdout
+    other = up(name, free_port())
+    assert other.returncode == 1 and "--recreate" in other.stderr and "port" in other.stderr
+    new_port = free_port()
+    recreated = up(name, new_port, "--recreate", "-o", "json")
+    assert recreated.returncode == 0, recreated.stderr
+    assert json.loads(recreated.stdout)["endpoint"] == f"http://localhost:{new_port}"
+
+
+def test_down_keep_then_up_starts_it_again_and_restart(emulator) -> None:
+    name, port, _ = emulator
+    assert up(name, port).returncode == 0
+    stopped = run_dtsctl("emulator", "down", "--name", name, "--keep", "-o", "json")
+    assert json.loads(stopped.stdout)["action"] == "stopped"
+    status = run_dtsctl("emulator", "status", "--name", name, "-o", "json")
+    assert status.returncode == 1 and json.loads(status.stdout)["ready"] is False
+    again = up(name, port)
+    assert again.returncode == 0 and "started again" in again.stdout
+    restarted = run_dtsctl("emulator", "restart", "--name", name, "-o", "json")
+    assert restarted.returncode == 0, restarted.stderr
+    assert json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)["ready"] is True
+
+
+def test_status_logs_env_and_dashboard(emulator) -> None:
+    name, port, _ = emulator
+    assert up(name, port, "--task-hub", "h1").returncode == 0
+    text = run_dtsctl("emulator", "status", "--name", name)
+    assert text.returncode == 0 and "running, ready" in text.stdout and "h1" in text.stdout
+    logs = run_dtsctl("emulator", "logs", "--name", name, "--tail", "3")
+    assert logs.returncode == 0 and 1 <= len(logs.stdout.splitlines()) <= 3
+    bash = run_dtsctl("emulator", "env", "--name", name, "--shell", "bash").stdout
+    assert f"export DURABLE_TASK_SCHEDULER_CONNECTION_STRING='Endpoint=http://localhost:{port};Authentication=None;TaskHub=h1'" in bash
+    fish = run_dtsctl("emulator", "env", "--name", name, "--shell", "fish").stdout
+    assert fish.startswith("set -gx DURABLE_TASK_SCHEDULER_CONNECTION_STRING '")
+    ps = run_dtsctl("emulator", "env", "--name", name, "--shell", "powershell").stdout
+    assert ps.startswith("$Env:DURABLE_TASK_SCHEDULER_CONNECTION_STRING = '")
+    dash = run_dtsctl("emulator", "dashboard", "--name", name)
+    assert dash.returncode == 1 and "no dashboard" in dash.stdout and "http" not in dash.stdout
+
+
+def test_the_connection_string_from_env_drives_dtsctl(emulator) -> None:
+    name, port, _ = emulator
+    assert up(name, port).returncode == 0
+    values = json.loads(run_dtsctl("emulator", "env", "--name", name, "-o", "json").stdout)
+    r = run_dtsctl("connection", "validate", "-o", "json",
+                   env={"DURABLE_TASK_SCHEDULER_CONNECTION_STRING": values["DURABLE_TASK_SCHEDULER_CONNECTION_STRING"]})
+    assert r.returncode == 0 and json.loads(r.stdout)["parsed"]["port"] == port
+
+
+def test_port_taken_is_a_clear_failure_leaving_nothing(emulator) -> None:
+    import socket
+
+    name, port, _ = emulator
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        r = up(name, port)
+    assert r.returncode == 1
+    assert str(port) in r.stderr and "in use" in r.stderr and "Traceback" not in r.stderr
+    assert json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)["status"] == "absent"
+
+
+def test_stopped_engine_and_unknown_names(emulator) -> None:
+    name, _, _ = emulator
+    for args in (["logs"], ["env"], ["dashboard"], ["restart"]):
+        r = run_dtsctl("emulator", *args, "--name", name, "--engine", "local")
+        assert r.returncode == 3, (args, r.stderr)
+        assert f"No emulator named '{name}'" in r.stderr
+
+
+def test_bad_options() -> None:
+    assert run_dtsctl("emulator", "up", "--engine", "local", "--port", "0").returncode == 2
+    assert run_dtsctl("emulator", "up", "--engine", "local", "--env", "NOEQUALS").returncode == 2
+    assert run_dtsctl("emulator", "up", "--engine", "podman").returncode == 2
