@@ -70,20 +70,6 @@ DEFAULT_DOCKER_SOCK = "/var/run/docker.sock"
 REGISTRY_BINARY = "docker-registry"  # Debian package docker-registry
 LOCAL_REGISTRY_IP = "127.0.0.1"
 
-# Used by tests only while dtsctl/emulator/local/server.py does not exist yet: serves the
-# DTS gRPC protocol on 8080 (durabletask's in-memory backend) and 204 on GET /healthz :8081.
-FALLBACK_SERVER_SCRIPT = """\
-import http.server
-from durabletask.testing import InMemoryOrchestrationBackend
-InMemoryOrchestrationBackend(port=8080).start()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(204 if self.path == "/healthz" else 404)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", 8081), H).serve_forever()
-"""
 
 # --------------------------------------------------------------------------- small helpers
 
@@ -348,11 +334,6 @@ def find_dtsctl_package() -> Path:
     raise RuntimeError("cannot locate the dtsctl package")
 
 
-def server_module_available() -> bool:
-    """True once dtsctl/emulator/local/server.py exists."""
-    return (find_dtsctl_package() / "emulator" / "local" / "server.py").exists()
-
-
 def _is_within(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
@@ -592,15 +573,6 @@ def build_standin_image(client: Any, *, force: bool = False) -> str:
     client.images.get(plan.ref)  # raises if the import did not produce it
     remove_standin_images(client, keep=plan.ref)  # keep only the current one around
     return plan.ref
-
-
-def standin_command(ref_has_server: bool | None = None) -> list[str] | None:
-    """Container command for the stand-in: None (image CMD = real server) if the server
-    module exists, else the fallback in-memory DTS + /healthz script."""
-    has = server_module_available() if ref_has_server is None else ref_has_server
-    if has:
-        return None
-    return [str(Path(sys.prefix) / "bin" / "python"), "-c", FALLBACK_SERVER_SCRIPT]
 
 
 def make_tiny_image(client: Any, repo: str, tag: str, payload: bytes | None = None) -> str:

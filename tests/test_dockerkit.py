@@ -24,12 +24,8 @@ def test_standin_serves_dts_grpc_and_healthz(docker_client, standin_image, docke
     assert image.attrs["Config"]["Cmd"][1:3] == ["-m", kit.SERVER_MODULE]
 
     grpc_port, health_port = kit.free_port(), kit.free_port()
-    # Until dtsctl/emulator/local/server.py exists this runs the kit's fallback script
-    # (durabletask in-memory backend on 8080 + /healthz on 8081) instead of the image CMD.
-    command = kit.standin_command()
     container = docker_cleanup.create(
         standin_image,
-        command=command,
         name=f"dtsctl-test-standin-{grpc_port}",
         ports=_ports(grpc_port, health_port),
         environment={"DTS_TASK_HUB_NAMES": "default"},

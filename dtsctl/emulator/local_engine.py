@@ -44,7 +44,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -775,6 +774,8 @@ class LocalEngine:
         url = self.health_url(name)
         if not url:
             return None
+        import urllib.request  # only here: it costs `status` on Docker ~15 ms of start-up
+
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with opener.open(f"{url}/v1/taskhubs", timeout=HTTP_TIMEOUT) as resp:

@@ -21,6 +21,14 @@ class Probe:
     elapsed: float = 0.0
 
 
+def prefetch() -> None:
+    """Import grpc in a background thread; `up` calls this before the engine's slow I/O (pulling,
+    creating, starting a container), so the import costs nothing on the way to ready."""
+    import threading
+
+    threading.Thread(target=lambda: __import__("grpc"), name="dtsctl-grpc-import", daemon=True).start()
+
+
 def _channel(address: str):
     import grpc
 

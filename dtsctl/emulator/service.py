@@ -163,6 +163,7 @@ def up(
     progress: PullProgress | None = None,
     phase: Phase = _noop,
 ) -> UpResult:
+    readiness.prefetch()
     found = engines.locate(spec.name, "auto" if choice == "auto" else choice)
     action = "created"
     if found is not None:
