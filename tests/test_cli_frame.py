@@ -153,3 +153,23 @@ def test_a_secret_in_the_input_is_echoed_nowhere_even_with_debug() -> None:
 def test_no_color_flag_and_variable_are_accepted() -> None:
     assert invoke("connection", "validate", GOOD, "--no-color").exit_code == 0
     assert invoke("connection", "validate", GOOD, env={"NO_COLOR": "1"}).exit_code == 0
+
+
+def test_debug_log_lines_are_redacted_and_removed_afterwards(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    import dtsctl.config.target as target
+
+    token = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2R1cmFibGV0YXNrLmlvIn0.c2lnbmF0dXJlLXBhcnQ"
+    real = target.resolve
+
+    def chatty(*a, **k):
+        logging.getLogger("dtsctl.test").debug("sending authorization: Bearer %s", token)
+        return real(*a, **k)
+
+    monkeypatch.setattr(target, "resolve", chatty)
+    handlers = list(logging.getLogger().handlers)
+    r = invoke("connection", "show", "--debug", "-o", "json")
+    assert r.exit_code == 0 and "dtsctl.test" in r.stderr and "authorization" in r.stderr
+    assert token not in r.stderr and token[:20] not in r.stderr
+    assert logging.getLogger().handlers == handlers

@@ -118,7 +118,9 @@ def report_error(style: Style, exc: DtsctlError) -> None:
             sys.stderr.write(f"hint: {hint}\n")
 
 
-def _setup_debug_logging() -> None:
+def _debug_logging():
+    """Log everything to stderr, tokens redacted, for the duration of one command."""
+    import contextlib
     import logging
 
     from dtsctl.redact import redact
@@ -127,18 +129,39 @@ def _setup_debug_logging() -> None:
         def format(self, record: logging.LogRecord) -> str:
             return redact(super().format(record))
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG)
+    class Stderr(logging.StreamHandler):
+        # The stderr of this moment (test runners swap sys.stderr between commands).
+        @property
+        def stream(self):  # type: ignore[override]
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value) -> None:
+            pass
+
+    @contextlib.contextmanager
+    def installed():
+        handler = Stderr()
+        handler.setFormatter(Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger()
+        level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(level)
+
+    return installed()
 
 
 def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -> Any:
-    if style.debug:
-        _setup_debug_logging()
+    import contextlib
+
     try:
-        return fn(cx, **kwargs)
+        with _debug_logging() if style.debug else contextlib.nullcontext():
+            return fn(cx, **kwargs)
     except DtsctlError as exc:
         report_error(style, exc)
         raise typer.Exit(int(exc.exit_code)) from None
