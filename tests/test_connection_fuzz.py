@@ -114,3 +114,22 @@ def test_account_key_value_never_in_output(before: str, secret: str, padding: st
     dumped = json.dumps(v.to_dict())
     assert secret not in dumped
     assert "secret-key" in [f.code for f in v.findings]
+
+
+CLI_FUZZ = settings(max_examples=int(os.environ.get("DTSCTL_FUZZ_EXAMPLES", "150")), deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@CLI_FUZZ
+@given(st.one_of(st.text(), plausible()), st.sampled_from(["text", "json", "jsonl"]))
+def test_validate_command_exits_0_or_2_without_traceback(text: str, fmt: str) -> None:
+    from clitools import invoke
+
+    assume("\x00" not in text)  # a NUL cannot be passed in a real argv
+    r = invoke("connection", "validate", "-o", fmt, "--", text)
+    assert r.exit_code in (0, 2), (r.exit_code, r.stderr)
+    assert "Traceback" not in r.stderr and "unexpected" not in r.stderr
+    if fmt == "json":
+        assert json.loads(r.stdout)["valid"] == (r.exit_code == 0)
+    elif fmt == "jsonl":
+        assert len(r.stdout.splitlines()) == 1

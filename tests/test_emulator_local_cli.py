@@ -157,3 +157,32 @@ def test_bad_options() -> None:
     assert run_dtsctl("emulator", "up", "--engine", "local", "--port", "0").returncode == 2
     assert run_dtsctl("emulator", "up", "--engine", "local", "--env", "NOEQUALS").returncode == 2
     assert run_dtsctl("emulator", "up", "--engine", "podman").returncode == 2
+
+
+def test_bind_all_interfaces_warns(emulator) -> None:
+    name, port, _ = emulator
+    r = up(name, port, "--bind", "0.0.0.0", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert "warning: --bind 0.0.0.0 exposes the emulator" in r.stderr
+    assert json.loads(r.stdout)["endpoint"] == f"http://localhost:{port}"  # reached through loopback
+
+
+def test_logs_follow_ends_when_the_emulator_stops(emulator) -> None:
+    import subprocess
+    import sys
+
+    name, port, _ = emulator
+    assert up(name, port).returncode == 0
+    exe = str(Path(sys.executable).with_name("dtsctl"))
+    follower = subprocess.Popen([exe, "emulator", "logs", "--name", name, "-f"], stdout=subprocess.PIPE, text=True)
+    try:
+        first = follower.stdout.readline()
+        assert "starting" in first
+        assert run_dtsctl("emulator", "down", "--name", name, "--keep").returncode == 0
+        rest, _ = follower.communicate(timeout=20)
+        assert follower.returncode == 0
+        assert "stopped" in rest.splitlines()[-1]
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
