@@ -18,6 +18,7 @@ COMMAND_MODULES = {
     "connection": "dtsctl.cli.connection_cmd",
     "config": "dtsctl.cli.config_cmd",
     "emulator": "dtsctl.cli.emulator_cmd",
+    "doctor": "dtsctl.cli.doctor_cmd",
     "completion": "dtsctl.cli.completion_cmd",
 }
 

@@ -449,6 +449,19 @@ class DockerEngine:
         c = self._container(name)
         return None if c is None else self._info(c)
 
+    def emulators(self) -> list[EmulatorInfo]:
+        """Every container that looks like a DTS emulator: created by dtsctl, run from a
+        dts-emulator image, or exposing the emulator's gRPC port 8080 (for `doctor`)."""
+        found = []
+        with self._errors("list containers"):
+            for c in self._client().containers.list(all=True):
+                config = (c.attrs or {}).get("Config") or {}
+                labels = config.get("Labels") or {}
+                exposed = config.get("ExposedPorts") or {}
+                if LABEL_MANAGED in labels or "dts-emulator" in (config.get("Image") or "") or _GRPC_KEY in exposed:
+                    found.append(self._info(c))
+        return found
+
     def _info(self, c: Any) -> EmulatorInfo:
         attrs = c.attrs or {}
         config = attrs.get("Config") or {}

@@ -1,0 +1,75 @@
+"""What every doctor check can see: the target, the options, and facts earlier checks found."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dtsctl.config.target import Target
+
+ARM_DEFAULT = "https://management.azure.com"
+ARM_ENV = "DTSCTL_ARM_ENDPOINT"
+
+
+@dataclass
+class Options:
+    timeout: float = 5.0  # per network check
+    scheduler_id: str | None = None
+    subscription: str | None = None
+    resource_group: str | None = None
+    dashboard: bool = False
+    arm_endpoint: str | None = None
+
+
+@dataclass
+class Context:
+    target: Target
+    options: Options
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # check id -> Outcome.data
+
+    @property
+    def fields(self):
+        return self.target.fields
+
+    def fact(self, check_id: str, key: str, default: Any = None) -> Any:
+        return self.facts.get(check_id, {}).get(key, default)
+
+    @property
+    def host(self) -> str:
+        return self.fields.host if self.fields else ""
+
+    @property
+    def port(self) -> int:
+        return self.fields.port if self.fields else 0
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.fields and self.fields.tls)
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def arm_endpoint(self) -> str:
+        return (self.options.arm_endpoint or self.env.get(ARM_ENV) or ARM_DEFAULT).rstrip("/")
+
+    @property
+    def wants_arm(self) -> bool:
+        """ARM checks run for Azure endpoints, or when the user named the scheduler's location."""
+        o = self.options
+        return bool(o.scheduler_id or o.subscription) or (not self.loopback and bool(self.fields and self.fields.authentication not in (None, "None")))
+
+
+def is_loopback(host: str) -> bool:
+    host = (host or "").strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

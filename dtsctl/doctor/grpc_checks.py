@@ -1,0 +1,136 @@
+"""gRPC checks: `Hello`, then a cheap call that carries the task hub (list one instance id)."""
+
+from __future__ import annotations
+
+import difflib
+import time
+from typing import Any
+
+from dtsctl.doctor.context import Context
+from dtsctl.doctor.model import Outcome, failed, passed
+
+HELLO = "/TaskHubSidecarService/Hello"
+LIST_IDS = "/TaskHubSidecarService/ListInstanceIds"
+PROPAGATION = "RBAC role assignments can take up to 10 minutes to apply."
+RBAC_FIX = ("Assign 'Durable Task Data Contributor' (0ad04412-c4d5-4796-b79c-f76d14c8d402) to the app's identity at "
+            "the scheduler: az role assignment create --role \"Durable Task Data Contributor\" --assignee <principal id> "
+            "--scope <scheduler resource id>. For a user-assigned identity the connection string also needs ClientID.")
+ALLOWLIST_FIX = ("Add this machine's address to the scheduler's IP allowlist: az durabletask scheduler update "
+                 "--resource-group <group> --name <scheduler> --ip-allowlist <address or CIDR> (an empty list denies everyone).")
+
+
+def _channel(ctx: Context):
+    import grpc
+
+    address = f"[{ctx.host}]:{ctx.port}" if ":" in ctx.host else f"{ctx.host}:{ctx.port}"
+    options = [("grpc.enable_http_proxy", 0)] if ctx.loopback else []
+    if ctx.tls:
+        import os
+
+        roots = None
+        path = ctx.env.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+        if path and os.path.exists(path):
+            with open(path, "rb") as handle:
+                roots = handle.read()
+        return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=roots), options=options)
+    return grpc.insecure_channel(address, options=options)
+
+
+def _metadata(ctx: Context) -> list[tuple[str, str]]:
+    md = [("taskhub", ctx.target.task_hub or ""), ("x-user-agent", "dtsctl-doctor")]
+    token = ctx.fact("credential", "token")
+    if token:
+        md.append(("authorization", f"Bearer {token}"))
+    return md
+
+
+def _call(ctx: Context, method: str, request: bytes) -> tuple[Any, float]:
+    channel = _channel(ctx)
+    try:
+        start = time.monotonic()
+        stub = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+        reply = stub(request, metadata=_metadata(ctx), timeout=ctx.options.timeout)
+        return reply, time.monotonic() - start
+    finally:
+        channel.close()
+
+
+def _explain(ctx: Context, exc: Any) -> Outcome:
+    import grpc
+
+    code, details = exc.code(), (exc.details() or "").strip()
+    codes = grpc.StatusCode
+    text = f"{code.name}: {details}"
+    if code == codes.UNAVAILABLE:
+        if ctx.tls and ctx.loopback:
+            return failed(text, cause="The emulator speaks plaintext, but the endpoint says https.",
+                          fix=f"Use Endpoint=http://{ctx.host}:{ctx.port}")
+        return failed(text, cause="The endpoint does not answer gRPC (not a scheduler, or a TLS/plaintext mismatch).",
+                      fix="Use the scheduler endpoint over https (Azure) or http://localhost:8080 (emulator).")
+    if code == codes.DEADLINE_EXCEEDED:
+        return failed(text, cause="The endpoint accepted the connection but did not answer in time.",
+                      fix="Check that it is the scheduler's gRPC endpoint; raise --timeout on slow networks.")
+    if code == codes.UNAUTHENTICATED:
+        claims = ctx.fact("credential", "claims") or {}
+        if not ctx.fact("credential", "token"):
+            cause = "The call carried no token: Authentication=None only works with the emulator."
+            fix = "Use Authentication=ManagedIdentity (Azure) or DefaultAzure (developer machine)."
+        elif claims.get("exp") and claims["exp"] < time.time():
+            cause, fix = "The token has expired.", "Get a new token (restart the app; check the machine's clock)."
+        else:
+            cause = (f"The scheduler rejected the token (audience {claims.get('aud')}, tenant {claims.get('tid')}): "
+                     "a wrong audience or a tenant other than the scheduler's.")
+            fix = "Use an identity from the scheduler's tenant; the token audience must be https://durabletask.io."
+        return failed(text, cause=cause, fix=fix)
+    if code == codes.PERMISSION_DENIED:
+        # Refined after the ARM checks ran (see refine()); without them both causes stand.
+        return failed(text, cause="Either the identity has no Durable Task role on the scheduler, or the scheduler's "
+                                  "IP allowlist does not let this machine in (both answer 403). " + PROPAGATION,
+                      fix=RBAC_FIX + " Or: " + ALLOWLIST_FIX, permission_denied=True)
+    return failed(text)
+
+
+def check_hello(ctx: Context) -> Outcome:
+    import grpc
+
+    try:
+        _, seconds = _call(ctx, HELLO, b"")
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:  # the scheduler answered; the hub is the next check's business
+            return passed(f"the scheduler answers ({exc.details()})")
+        return _explain(ctx, exc)
+    return passed(f"Hello answered in {seconds * 1000:.0f} ms")
+
+
+def known_task_hubs(ctx: Context) -> list[str]:
+    hubs = set(ctx.fact("emulator", "task_hubs") or [])
+    hubs.update(ctx.fact("arm.scheduler", "task_hubs") or [])
+    return sorted(hubs)
+
+
+def task_hub_not_found(ctx: Context, text: str) -> Outcome:
+    hub = ctx.target.task_hub or ""
+    hubs = known_task_hubs(ctx)
+    close = difflib.get_close_matches(hub, hubs, n=1, cutoff=0.5) or difflib.get_close_matches(hub.lower(), [h.lower() for h in hubs], n=1)
+    listing = f" Task hubs that exist: {', '.join(hubs)}." if hubs else ""
+    suggestion = f"TaskHub={close[0]}" if close else ("TaskHub=<one of the hubs that exist>" if hubs else "TaskHub=<a provisioned hub>")
+    cause = f"TaskHub name mismatch or not provisioned: '{hub}' does not exist on this scheduler.{listing}"
+    if not ctx.loopback:
+        cause += " If the hub was just created or access just granted, an RBAC change may still be propagating."
+        fix = f"Use {suggestion} in the connection string, or create it: az durabletask taskhub create --resource-group <group> --scheduler-name <scheduler> --name {hub}"
+    else:
+        fix = f"Use {suggestion} in the connection string, or serve it: dtsctl emulator up --task-hub {hub} --recreate"
+    return failed(text, cause=cause, fix=fix, not_found=True)
+
+
+def check_task_hub(ctx: Context) -> Outcome:
+    import grpc
+
+    # ListInstanceIdsRequest{pageSize: 1}: field 4, varint 1.
+    try:
+        _, seconds = _call(ctx, LIST_IDS, b"\x20\x01")
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return task_hub_not_found(ctx, f"NOT_FOUND: {exc.details()}")
+        return _explain(ctx, exc)
+    return passed(f"task hub '{ctx.target.task_hub}' answers (listed instance ids in {seconds * 1000:.0f} ms)")

@@ -1,0 +1,140 @@
+"""`dtsctl doctor` against local endpoints: the local engine, refused ports, silent listeners,
+plaintext/TLS mix-ups, a bad connection string, and an emulator container mapped elsewhere."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from clitools import run_dtsctl
+from dockerkit import free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
+    r = run_dtsctl("doctor", "-o", "json", *args, env=env)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def by_id(doc: dict) -> dict[str, dict]:
+    return {c["id"]: c for c in doc["checks"]}
+
+
+def local(port: int, hub: str = "default") -> str:
+    return f"Endpoint=http://localhost:{port};Authentication=None;TaskHub={hub}"
+
+
+@pytest.fixture
+def engine(isolated_env: Path):
+    """A local engine serving hubs 'default' and 'orders' on a free port."""
+    name, port = f"doc-{uuid.uuid4().hex[:6]}", free_port()
+    r = run_dtsctl("emulator", "up", "--engine", "local", "--name", name, "--port", str(port),
+                   "--task-hub", "default", "--task-hub", "orders")
+    assert r.returncode == 0, r.stderr
+    yield name, port
+    run_dtsctl("emulator", "down", "--name", name, "--engine", "local")
+
+
+def test_healthy_local_engine(engine) -> None:
+    _, port = engine
+    code, doc = doctor("-c", local(port))
+    checks = by_id(doc)
+    assert code == 0 and doc["ok"] is True
+    assert [c["id"] for c in doc["checks"]] == ["config", "dns", "tcp", "tls", "emulator", "credential", "grpc.hello",
+                                                "grpc.taskhub", "arm.scheduler", "arm.ip-allowlist", "arm.rbac", "dashboard"]
+    for cid in ("config", "dns", "tcp", "emulator", "grpc.hello", "grpc.taskhub"):
+        assert checks[cid]["status"] == "pass", checks[cid]
+    assert checks["credential"]["status"] == checks["tls"]["status"] == checks["arm.scheduler"]["status"] == "skip"
+    assert set(doc["checks"][0]) == {"id", "title", "status", "detail", "cause", "fix", "duration_ms"}
+    assert doc["target"]["endpoint"] == f"http://localhost:{port}" and doc["target"]["task_hub"] == "default"
+
+
+def test_task_hub_not_found_lists_hubs_and_suggests_the_closest(engine) -> None:
+    _, port = engine
+    code, doc = doctor("-c", local(port, "order"))
+    hub = by_id(doc)["grpc.taskhub"]
+    assert code == 1 and hub["status"] == "fail"
+    assert "TaskHub name mismatch or not provisioned" in hub["cause"] and "default, orders" in hub["cause"]
+    assert "TaskHub=orders" in hub["fix"]
+
+
+def test_connection_refused_when_nothing_runs(isolated_env: Path) -> None:
+    port = free_port()
+    start = time.monotonic()
+    code, doc = doctor("-c", local(port))
+    assert time.monotonic() - start < 5
+    checks = by_id(doc)
+    assert code == 1
+    assert checks["tcp"]["status"] == "fail" and "connection refused" in checks["tcp"]["detail"]
+    assert checks["emulator"]["status"] == "fail" and f"dtsctl emulator up --port {port}" in checks["emulator"]["fix"]
+    assert checks["grpc.hello"]["status"] == "skip" and "'tcp' did not pass" in checks["grpc.hello"]["detail"]
+
+
+def test_emulator_on_another_port_is_named(engine) -> None:
+    name, port = engine
+    other = free_port()
+    code, doc = doctor("-c", local(other))
+    emulator = by_id(doc)["emulator"]
+    assert code == 1 and emulator["status"] == "fail"
+    assert f"published on {port}" in emulator["cause"] and f"Endpoint=http://localhost:{port}" in emulator["fix"]
+
+
+def test_listener_that_never_answers_is_bounded(isolated_env: Path) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # accepts into the backlog, never reads or answers
+        port = silent.getsockname()[1]
+        start = time.monotonic()
+        code, doc = doctor("-c", local(port))
+        elapsed = time.monotonic() - start
+    hello = by_id(doc)["grpc.hello"]
+    assert code == 1 and elapsed < 5
+    assert hello["status"] == "fail" and ("DEADLINE_EXCEEDED" in hello["detail"] or "no answer" in hello["detail"])
+
+
+def test_https_to_the_emulator(engine) -> None:
+    _, port = engine
+    code, doc = doctor("-c", f"Endpoint=https://localhost:{port};Authentication=None;TaskHub=default")
+    checks = by_id(doc)
+    assert code == 1
+    assert checks["config"]["status"] == "warn"  # endpoint-tls-loopback
+    assert checks["tls"]["status"] == "fail" and "http://" in checks["tls"]["fix"]
+
+
+def test_invalid_connection_string_fails_config_and_skips_the_rest(isolated_env: Path) -> None:
+    code, doc = doctor("-c", "Endpoint=http://localhost:8082;Authentication=DefaultAzureCredential;TaskHub=x")
+    checks = by_id(doc)
+    assert code == 1 and checks["config"]["status"] == "fail"
+    assert "endpoint-dashboard-port" in checks["config"]["detail"] and "auth-unknown" in checks["config"]["detail"]
+    assert all(c["status"] == "skip" for cid, c in checks.items() if cid != "config")
+
+
+def test_text_output_ends_with_cause_and_fix(isolated_env: Path) -> None:
+    r = run_dtsctl("doctor", "-c", local(free_port()))
+    assert r.returncode == 1
+    assert "What to do" in r.stdout and "cause:" in r.stdout and "fix:" in r.stdout
+    assert r.stdout.strip().endswith("checks failed.")
+
+
+@pytest.mark.usefixtures("docker_client")
+def test_docker_emulator_mapped_elsewhere(standin_image: str, docker_cleanup, isolated_env: Path) -> None:
+    name = docker_cleanup.register(f"dtsctl-doc-{uuid.uuid4().hex[:6]}")
+    port = free_port()
+    r = run_dtsctl("emulator", "up", "--engine", "docker", "--name", name, "--image", standin_image, "--pull", "never",
+                   "--port", str(port), "--dashboard-port", str(free_port()))
+    assert r.returncode == 0, r.stderr
+    wanted = free_port()
+    code, doc = doctor("-c", local(wanted))
+    emulator = by_id(doc)["emulator"]
+    assert code == 1 and emulator["status"] == "fail"
+    assert f"container {name}" in emulator["detail"]
+    assert f"Endpoint=http://localhost:{port}" in emulator["fix"]
+    code, doc = doctor("-c", local(port))
+    assert code == 0 and by_id(doc)["emulator"]["status"] == "pass"
