@@ -1,6 +1,6 @@
 # ---- Docker test kit (tests/dockerkit.py): fixtures docker_client, standin_image,
 # ---- local_registry, docker_cleanup. tests/ is on sys.path (rootdir conftest, no __init__.py).
-pytest_plugins = ["dockerkit"]
+pytest_plugins = ["dockerkit", "azureloop"]
 # ---- end Docker test kit
 
 # ---- Isolation: no test sees the developer's own configuration or scheduler variables.

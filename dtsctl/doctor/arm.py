@@ -81,7 +81,7 @@ def _arm_error(exc: Exception) -> str:
 
 def check_scheduler(ctx: Context) -> Outcome:
     if not ctx.wants_arm:
-        return skipped("a local endpoint: no Azure resource to look up (give --scheduler-id to check one)")
+        return skipped("not an Azure scheduler endpoint (give --scheduler-id to check one)")
     credential = ctx.fact("credential", "credential")
     if credential is None:
         return skipped("no credential to read Azure Resource Manager with")
@@ -124,16 +124,17 @@ def check_scheduler(ctx: Context) -> Outcome:
     m = SCHEDULER_ID.match(s.id)
     hubs = [h.name for h in client.task_hubs.list_by_scheduler(m["rg"], m["name"])] if m else []
     props = s.properties
+    state = str(getattr(props.provisioning_state, "value", props.provisioning_state))
     data = {"scheduler_id": s.id, "ip_allowlist": list(props.ip_allowlist or []), "task_hubs": hubs,
             "subscription": m["sub"] if m else None, "client": client}
-    detail = (f"{s.name} in {m['rg'] if m else '?'} ({s.location}), provisioning {props.provisioning_state}, "
+    detail = (f"{s.name} in {m['rg'] if m else '?'} ({s.location}), provisioning {state}, "
               f"task hubs: {', '.join(hubs) or 'none'}")
     if _normal_endpoint(props.endpoint or "") != wanted:
         return failed(f"{detail}; its endpoint is {props.endpoint}, not {ctx.fields.endpoint}",
                       cause="The connection string points at another scheduler than the one named.",
                       fix=f"Use Endpoint={props.endpoint}", **data)
-    if str(props.provisioning_state) not in ("Succeeded", "ProvisioningState.SUCCEEDED"):
-        return warned(detail, cause=f"The scheduler is not ready: provisioning state {props.provisioning_state}.",
+    if state != "Succeeded":
+        return warned(detail, cause=f"The scheduler is not ready: provisioning state {state}.",
                       fix="Wait for provisioning to finish: az durabletask scheduler show ...", **data)
     if ctx.target.task_hub and hubs and ctx.target.task_hub not in hubs:
         return warned(f"{detail}; '{ctx.target.task_hub}' is not one of them",
@@ -207,7 +208,8 @@ def judge_assignments(assignments: list[dict], oid: str, scheduler_id: str, task
         scope = (props.get("scope") or "").lower().rstrip("/")
         if role not in ROLES or props.get("principalId", oid) != oid:
             continue
-        if sched.startswith(scope) or scope == hub_scope:
+        # At the scheduler, above it (resource group, subscription), or at this task hub.
+        if sched == scope or sched.startswith(scope + "/") or scope == hub_scope:
             useful.append((ROLES[role], scope, props.get("createdOn")))
     command = (f"az role assignment create --role \"Durable Task Data Contributor\" --assignee-object-id {oid} "
                f"--assignee-principal-type ServicePrincipal --scope {scheduler_id}")

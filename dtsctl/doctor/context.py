@@ -55,14 +55,25 @@ class Context:
         return is_loopback(self.host)
 
     @property
+    def uses_credential(self) -> bool:
+        return bool(self.fields and self.fields.authentication not in (None, "None"))
+
+    @property
+    def emulator_like(self) -> bool:
+        """A loopback endpoint the emulator could serve: it speaks plaintext without credentials, so a
+        local TLS endpoint with a credential is a proxy or a scheduler stand-in, not the emulator."""
+        return self.loopback and not (self.tls and self.uses_credential)
+
+    @property
     def arm_endpoint(self) -> str:
         return (self.options.arm_endpoint or self.env.get(ARM_ENV) or ARM_DEFAULT).rstrip("/")
 
     @property
     def wants_arm(self) -> bool:
-        """ARM checks run for Azure endpoints, or when the user named the scheduler's location."""
+        """ARM checks run for scheduler endpoints (with a credential, not the emulator), or when the
+        user named the scheduler's location."""
         o = self.options
-        return bool(o.scheduler_id or o.subscription) or (not self.loopback and bool(self.fields and self.fields.authentication not in (None, "None")))
+        return bool(o.scheduler_id or o.subscription) or (self.uses_credential and not self.emulator_like)
 
 
 def is_loopback(host: str) -> bool:

@@ -36,8 +36,8 @@ def _running_emulators(ctx: Context) -> tuple[list[EmulatorInfo], list[str]]:
 
 
 def check_emulator(ctx: Context) -> Outcome:
-    if not ctx.loopback:
-        return skipped("not a local endpoint")
+    if not ctx.emulator_like:
+        return skipped("not an emulator endpoint" + (" (TLS with a credential)" if ctx.loopback else ""))
     emulators, notes = _running_emulators(ctx)
     hubs = sorted({h for e in emulators if e.running for h in e.task_hubs})
     serving = [e for e in emulators if e.running and e.port == ctx.port]

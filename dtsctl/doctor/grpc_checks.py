@@ -62,7 +62,7 @@ def _explain(ctx: Context, exc: Any) -> Outcome:
     codes = grpc.StatusCode
     text = f"{code.name}: {details}"
     if code == codes.UNAVAILABLE:
-        if ctx.tls and ctx.loopback:
+        if ctx.tls and ctx.emulator_like:
             return failed(text, cause="The emulator speaks plaintext, but the endpoint says https.",
                           fix=f"Use Endpoint=http://{ctx.host}:{ctx.port}")
         return failed(text, cause="The endpoint does not answer gRPC (not a scheduler, or a TLS/plaintext mismatch).",
@@ -115,7 +115,7 @@ def task_hub_not_found(ctx: Context, text: str) -> Outcome:
     listing = f" Task hubs that exist: {', '.join(hubs)}." if hubs else ""
     suggestion = f"TaskHub={close[0]}" if close else ("TaskHub=<one of the hubs that exist>" if hubs else "TaskHub=<a provisioned hub>")
     cause = f"TaskHub name mismatch or not provisioned: '{hub}' does not exist on this scheduler.{listing}"
-    if not ctx.loopback:
+    if not ctx.emulator_like:
         cause += " If the hub was just created or access just granted, an RBAC change may still be propagating."
         fix = f"Use {suggestion} in the connection string, or create it: az durabletask taskhub create --resource-group <group> --scheduler-name <scheduler> --name {hub}"
     else:

@@ -87,6 +87,10 @@ def check_credential(ctx: Context) -> Outcome:
         return failed(f"{detail}; expected audience {resource}",
                       cause="The token is for another audience, so the scheduler will reject it (UNAUTHENTICATED).",
                       fix="Unset a resource override; in US Government clouds set REGION_NAME (usgov*/usdod*).", **data)
+    if token.expires_on < time.time() or (claims.get("exp") and claims["exp"] < time.time()):
+        return failed(f"{detail}: the token has already expired",
+                      cause="The identity endpoint hands out an expired token, so the scheduler answers UNAUTHENTICATED.",
+                      fix="Check the clock of this machine; restart the app so it fetches a new token.", **data)
     if minutes < 5:
         return warned(detail, cause="The token is about to expire.", fix="None needed: the SDK refreshes tokens.", **data)
     return passed(detail, **data)

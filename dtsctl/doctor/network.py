@@ -28,7 +28,8 @@ def check_config(ctx: Context) -> Outcome:
     if warnings:
         w = warnings[0]
         more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
-        return warned(f"{detail}; warning {w.code}{more}", cause=w.message, fix=w.fix)
+        return warned(f"{detail}; warning {w.code}{more}", cause=w.message, fix=w.fix,
+                      warning_codes=[x.code for x in warnings])
     return passed(detail)
 
 
@@ -73,7 +74,7 @@ def check_tcp(ctx: Context) -> Outcome:
     refused = last is not None and getattr(last, "errno", None) == errno.ECONNREFUSED
     timed_out = isinstance(last, (socket.timeout, TimeoutError))
     what = "connection refused" if refused else ("timed out" if timed_out else str(last))
-    if ctx.loopback:
+    if ctx.emulator_like:
         return failed(f"{ctx.host}:{port}: {what}",
                       cause="Nothing listens on that port here: the emulator is not running, or it listens on "
                             "another port (see the 'emulator' check).",
@@ -106,7 +107,7 @@ def check_tls(ctx: Context) -> Outcome:
                       fix="If a corporate proxy re-signs TLS, point GRPC_DEFAULT_SSL_ROOTS_FILE_PATH at its CA bundle.")
     except ssl.SSLError as exc:
         cause = "The endpoint does not speak TLS." if "WRONG_VERSION_NUMBER" in str(exc) or "record layer" in str(exc) else str(exc)
-        fix = "The emulator speaks plaintext: use http://" if ctx.loopback else "Check the endpoint and port."
+        fix = "The emulator speaks plaintext: use http://" if ctx.emulator_like else "Check the endpoint and port."
         return failed(f"TLS handshake failed: {exc.reason or exc}", cause=cause, fix=fix)
     except OSError as exc:
         return failed(f"TLS connection failed: {exc}")
@@ -115,7 +116,8 @@ def check_tls(ctx: Context) -> Outcome:
     not_after = cert.get("notAfter")
     expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), timezone.utc) if not_after else None
     days = (expires - datetime.now(timezone.utc)).days if expires else None
-    detail = (f"{version}, subject {subject.get('commonName', '?')}, issuer {issuer.get('commonName') or issuer.get('organizationName', '?')}"
+    names = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
+    detail = (f"{version}, subject {subject.get('commonName') or (names[0] if names else '?')}, issuer {issuer.get('commonName') or issuer.get('organizationName', '?')}"
               + (f", expires {expires:%Y-%m-%d} ({days} days)" if expires else ""))
     if days is not None and days < 14:
         return warned(detail, cause="The certificate expires soon.", fix="Nothing to do for Azure-managed endpoints; for a proxy, renew its certificate.")
