@@ -95,6 +95,15 @@ def _interceptor(timeout: float):
     return DeadlineAndRetry()
 
 
+def sdk_logger(kind: str):
+    """A logger for the SDK's client or worker. Left alone, the SDK logs every call at INFO to stderr
+    with a handler of its own; through `logging` instead, its lines only show with --debug (and its
+    warnings and errors always)."""
+    import logging
+
+    return logging.getLogger(f"dtsctl.sdk.{kind}")
+
+
 @dataclass
 class Connection:
     target: Target
@@ -137,6 +146,7 @@ def open_client(target: Target, timeout: float | None = None) -> Connection:
         taskhub=target.task_hub,
         token_credential=build_credential(target.fields),
         interceptors=[_interceptor(timeout)],
+        logger=sdk_logger("client"),
     )
     return Connection(target=target, timeout=timeout, client=client)
 
@@ -149,6 +159,7 @@ def open_worker(target: Target, **kwargs: Any):
     from dtsctl.credentials import build_credential
 
     address, tls = _grpc_address(target)
+    kwargs.setdefault("logger", sdk_logger("worker"))
     return DurableTaskSchedulerWorker(host_address=address, secure_channel=tls, taskhub=target.task_hub,
                                       token_credential=build_credential(target.fields), **kwargs)
 
@@ -176,19 +187,19 @@ def translate(exc: BaseException, conn: Connection, *, instance_id: str | None =
         return Unreachable(
             f"Cannot connect to {where}: {details or 'unavailable'}.",
             hint="Is the scheduler running? For the local emulator: 'dtsctl emulator up' "
-                 "(or 'dtsctl emulator status'); 'dtsctl connection show' says which endpoint is used.",
+                 "(or 'dtsctl emulator status'); 'dtsctl doctor' finds out why it cannot be reached.",
         )
     if code == codes.DEADLINE_EXCEEDED:
         return Unreachable(
             f"No answer from {where} within {conn.timeout:g}s.",
-            hint="Raise --timeout, or check the endpoint ('dtsctl connection show').",
+            hint="Raise --timeout, or check the endpoint: 'dtsctl doctor'.",
         )
     if code == codes.NOT_FOUND and TASK_HUB_NOT_FOUND.lower() in details.lower():
         return NotFound(
             f"Task hub '{conn.task_hub}' was not found at {conn.target.endpoint} ({details}).",
             hint="Check the TaskHub in the connection string or --task-hub ('dtsctl connection show'); "
                  "on the emulator, 'dtsctl emulator status' lists the hubs it serves. In Azure a new RBAC "
-                 "assignment can also take up to 10 minutes to apply.",
+                 "assignment can also take up to 10 minutes to apply; 'dtsctl doctor' checks both.",
         )
     if code == codes.NOT_FOUND:
         if instance_id is not None:
@@ -200,7 +211,7 @@ def translate(exc: BaseException, conn: Connection, *, instance_id: str | None =
             f"The scheduler refused the call ({label}) at {where}: {details or code.name}.",
             hint="The identity needs the 'Durable Task Data Contributor' role on the scheduler, and the "
                  "scheduler's IP allowlist must include this machine; for a user-assigned identity the "
-                 "connection string needs ClientID.",
+                 "connection string needs ClientID. 'dtsctl doctor' checks each of these.",
         )
     if code == codes.INVALID_ARGUMENT:
         return InvalidInput(f"The scheduler rejected the request: {details}.")

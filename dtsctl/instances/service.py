@@ -1,0 +1,491 @@
+"""Instance operations over the SDK client of a `scheduler.Connection`.
+
+Every function takes an open `Connection` (from `scheduler.connected`, which sets call deadlines,
+retries read-only calls and translates gRPC failures) and returns records. Requests are built as
+protobuf messages and sent through the SDK client's stub where the SDK's typed helpers would get
+in the way: payloads are sent as the JSON text the user gave (not re-serialised), and states are
+read from the protobuf (the SDK's status enum has no CANCELED).
+
+Writes are sent once. Single-instance actions read the instance first, so that an unknown id is
+"not found" (some servers accept a terminate or purge of an unknown id silently) and an action
+that cannot apply says why instead of being dropped by the server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dtsctl import scheduler
+from dtsctl.errors import OperationFailed, Unreachable
+from dtsctl.instances.records import (
+    TERMINAL,
+    HistoryItem,
+    HistoryReader,
+    InstanceFilter,
+    InstanceRecord,
+    status_value,
+)
+
+PAGE_SIZE = 500  # instances per QueryInstances call when listing many
+MAX_CHILDREN = 1000  # sub-orchestrations walked by --recursive, in all
+NEW_EXECUTION = "new-execution"  # follow_history: the history was replaced (continue-as-new)
+
+
+class NotApplicable(OperationFailed):
+    """The action cannot apply to the instance in its current state (exit 1; a bulk run skips it)."""
+
+
+class InstanceExists(OperationFailed):
+    """`start --id` with an id that is taken."""
+
+
+class WaitTimedOut(Unreachable):
+    """A wait ran out of time (exit 4); `record` is the instance as it was then."""
+
+    def __init__(self, message: str, *, hint: str | None = None, record: InstanceRecord | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.record = record
+
+
+@dataclass
+class ActionResult:
+    """What a single-instance action did. outcome: done (sent) or skipped (nothing to do)."""
+
+    action: str
+    instance_id: str
+    outcome: str
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "instance_id": self.instance_id, "outcome": self.outcome,
+                "message": self.message, **self.extra}
+
+
+def _pb():
+    import durabletask.internal.orchestrator_service_pb2 as pb
+
+    return pb
+
+
+def _sv(value: str | None):
+    from google.protobuf import wrappers_pb2
+
+    return wrappers_pb2.StringValue(value=value) if value is not None else None
+
+
+def _timestamp(dt: datetime | None):
+    if dt is None:
+        return None
+    from google.protobuf import timestamp_pb2
+
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(dt)
+    return ts
+
+
+def _stub(conn: scheduler.Connection):
+    # Read each time: the SDK client may swap its channel (and stub) after transport failures.
+    return conn.client._stub
+
+
+# ------------------------------------------------------------------------------------------ read
+
+def get_state(conn: scheduler.Connection, instance_id: str, *, payloads: bool = True) -> InstanceRecord | None:
+    pb = _pb()
+    res = _stub(conn).GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=payloads))
+    if not res.exists:
+        return None
+    return InstanceRecord.from_pb(res.orchestrationState)
+
+
+def get(conn: scheduler.Connection, instance_id: str, *, payloads: bool = True, enrich: bool = False) -> InstanceRecord:
+    """The instance, or NotFound (exit 3). `enrich`: fill tags, version and parent from the start
+    event when the server's state leaves them out (the local engine does)."""
+    record = get_state(conn, instance_id, payloads=payloads)
+    if record is None:
+        raise scheduler.instance_not_found(instance_id, conn)
+    if enrich:
+        _enrich(conn, record)
+    return record
+
+
+def _enrich(conn: scheduler.Connection, record: InstanceRecord) -> None:
+    if record.tags or record.version or record.parent_instance_id or record.runtime_status == "PENDING":
+        return
+    import grpc
+
+    pb = _pb()
+    stream = _stub(conn).StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=record.instance_id))
+    try:
+        for chunk in stream:
+            for event in chunk.events:
+                if event.WhichOneof("eventType") == "executionStarted":
+                    started = event.executionStarted
+                    record.tags = dict(started.tags)
+                    record.version = started.version.value if started.HasField("version") else None
+                    if started.HasField("parentInstance"):
+                        record.parent_instance_id = started.parentInstance.orchestrationInstance.instanceId or None
+                    return
+            return  # the start event is in the first chunk or nowhere
+    except grpc.RpcError:
+        return  # best effort: the state itself was read
+    finally:
+        stream.cancel()
+
+
+def _query(flt: InstanceFilter, *, size: int, payloads: bool, token: Any):
+    pb = _pb()
+    return pb.QueryInstancesRequest(query=pb.InstanceQuery(
+        runtimeStatus=[status_value(s) for s in flt.statuses],
+        createdTimeFrom=_timestamp(flt.created_after),
+        createdTimeTo=_timestamp(flt.created_before),
+        instanceIdPrefix=_sv(flt.prefix or None),
+        maxInstanceCount=size,
+        fetchInputsAndOutputs=payloads,
+        continuationToken=token,
+    ))
+
+
+def _matches(flt: InstanceFilter, record: InstanceRecord) -> bool:
+    """The filter again, on the client: `name` always (the query has no such field), the rest in
+    case a server ignores part of the query."""
+    if flt.name is not None and record.name != flt.name:
+        return False
+    if flt.statuses and record.runtime_status not in flt.statuses:
+        return False
+    if flt.prefix and not record.instance_id.startswith(flt.prefix):
+        return False
+    created = record.created_at
+    if created is not None:
+        if flt.created_after and created < flt.created_after:
+            return False
+        if flt.created_before and created >= flt.created_before:
+            return False
+    return True
+
+
+def iter_instances(conn: scheduler.Connection, flt: InstanceFilter, *, limit: int | None = None,
+                   payloads: bool = False, page_size: int | None = None) -> Iterator[InstanceRecord]:
+    """Matching instances, page after page (QueryInstances with continuation tokens), holding
+    one page at a time; stops after `limit` when given."""
+    if limit is not None and limit <= 0:
+        return
+    size = page_size or (min(limit, PAGE_SIZE) if limit and not flt.name else PAGE_SIZE)
+    token = None
+    count = 0
+    while True:
+        res = _stub(conn).QueryInstances(_query(flt, size=size, payloads=payloads, token=token))
+        for state in res.orchestrationState:
+            record = InstanceRecord.from_pb(state)
+            if not _matches(flt, record):
+                continue
+            yield record
+            count += 1
+            if limit is not None and count >= limit:
+                return
+        following = res.continuationToken.value if res.HasField("continuationToken") else ""
+        if not following or following == "0" or (token is not None and following == token.value):
+            return
+        token = _sv(following)
+
+
+def count(conn: scheduler.Connection, flt: InstanceFilter) -> int:
+    return sum(1 for _ in iter_instances(conn, flt, payloads=False))
+
+
+def _history_events(conn: scheduler.Connection, instance_id: str) -> list[Any]:
+    pb = _pb()
+    events: list[Any] = []
+    for chunk in _stub(conn).StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=instance_id)):
+        events.extend(chunk.events)
+    return events
+
+
+def history(conn: scheduler.Connection, instance_id: str) -> list[HistoryItem]:
+    reader = HistoryReader()
+    return [reader.read(event) for event in _history_events(conn, instance_id)]
+
+
+def follow_history(conn: scheduler.Connection, instance_id: str, *, poll: float = 0.5,
+                   sleep=time.sleep) -> Iterator[HistoryItem | str]:
+    """History events as they happen, until the instance ends. Yields NEW_EXECUTION when the
+    history starts over (continue-as-new)."""
+    reader = HistoryReader()
+    seen = 0
+    first: bytes | None = None
+    while True:
+        state = get_state(conn, instance_id, payloads=False)  # before the history: an end seen here is in it
+        if state is None:
+            raise scheduler.instance_not_found(instance_id, conn)
+        events = _history_events(conn, instance_id)
+        head = events[0].SerializeToString() if events else None
+        if seen and (len(events) < seen or head != first):
+            reader, seen = HistoryReader(), 0
+            yield NEW_EXECUTION
+        first = head
+        for event in events[seen:]:
+            yield reader.read(event)
+        seen = len(events)
+        if state.terminal:
+            return
+        sleep(poll)
+
+
+def wait(conn: scheduler.Connection, instance_id: str, *, until: str = "completion", timeout: float = 60.0) -> InstanceRecord:
+    """Block until the instance has started (`until="start"`: no longer PENDING) or ended.
+    WaitTimedOut (exit 4) when `timeout` seconds pass first."""
+    import grpc
+
+    pb = _pb()
+    done = (lambda r: r.runtime_status != "PENDING") if until == "start" else (lambda r: r.terminal)
+    record = get(conn, instance_id, payloads=True)  # not found at once, not after the whole timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    while not done(record):
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            raise WaitTimedOut(
+                f"Instance '{instance_id}' is still {record.runtime_status} after {timeout:g}s "
+                f"(waited for it to {'start' if until == 'start' else 'end'}).",
+                hint=f"Wait longer with --timeout, or look at it: dtsctl instance show {instance_id} --history",
+                record=record,
+            )
+        method = _stub(conn).WaitForInstanceStart if until == "start" else _stub(conn).WaitForInstanceCompletion
+        try:
+            res = method(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True), timeout=left)
+        except grpc.RpcError as exc:
+            # The wait ran out, or the server dropped it (restarting, shutting down): read the
+            # instance again (read-only, so retried while the server is unavailable) and go on.
+            if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE,
+                                  grpc.StatusCode.CANCELLED):
+                raise
+            record = get(conn, instance_id, payloads=True)
+            continue
+        if not res.exists:
+            raise scheduler.instance_not_found(instance_id, conn)
+        record = InstanceRecord.from_pb(res.orchestrationState)
+    return record
+
+
+# ----------------------------------------------------------------------------------------- write
+
+def start(conn: scheduler.Connection, name: str, *, input_json: str | None = None, instance_id: str | None = None,
+          version: str | None = None, start_at: datetime | None = None,
+          tags: dict[str, str] | None = None) -> InstanceRecord:
+    """Schedule a new orchestration; the record as the scheduler shows it right after."""
+    import grpc
+
+    pb = _pb()
+    new_id = instance_id or uuid.uuid4().hex
+    req = pb.CreateInstanceRequest(
+        instanceId=new_id,
+        name=name,
+        input=_sv(input_json),
+        version=_sv(version),
+        scheduledStartTimestamp=_timestamp(start_at),
+        tags=tags or {},
+    )
+    try:
+        res = _stub(conn).StartInstance(req)
+    except grpc.RpcError as exc:
+        details = (exc.details() or "").lower()
+        if exc.code() == grpc.StatusCode.ALREADY_EXISTS or (
+                exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "exist" in details):
+            existing = get_state(conn, new_id, payloads=False)
+            what = f" ({existing.name}, {existing.runtime_status})" if existing else ""
+            raise InstanceExists(
+                f"Instance '{new_id}' already exists in task hub '{conn.task_hub}'{what}; nothing was started.",
+                hint=f"Choose another --id, or leave --id out for a generated one. "
+                     f"'dtsctl instance show {new_id}' shows the existing one.") from None
+        raise
+    started_id = res.instanceId or new_id
+    record = get_state(conn, started_id, payloads=True)
+    if record is None:  # a scheduler that creates instances asynchronously
+        from dtsctl.instances.records import decode_payload
+        from dtsctl.instances.timefilter import utcnow
+
+        now = utcnow()
+        record = InstanceRecord(instance_id=started_id, name=name, runtime_status="PENDING", created_at=now,
+                                last_updated_at=now, input=decode_payload(input_json))
+    if not record.tags and tags:
+        record.tags = dict(tags)
+    record.version = record.version or version
+    return record
+
+
+def raise_event(conn: scheduler.Connection, instance_id: str, event: str, data_json: str | None = None, *,
+                status: str | None = None) -> ActionResult:
+    status = status or get(conn, instance_id, payloads=False).runtime_status
+    if status in TERMINAL:
+        raise NotApplicable(f"Instance '{instance_id}' has ended ({status}); the event '{event}' was not sent "
+                            "(an ended orchestration drops events).")
+    pb = _pb()
+    _stub(conn).RaiseEvent(pb.RaiseEventRequest(instanceId=instance_id, name=event, input=_sv(data_json)))
+    return ActionResult("raise-event", instance_id, "done", f"Raised '{event}' on {instance_id}.", {"event": event})
+
+
+def _sub_orchestrations(conn: scheduler.Connection, instance_id: str) -> list[str]:
+    import grpc
+
+    pb = _pb()
+    ids: list[str] = []
+    try:
+        for chunk in _stub(conn).StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=instance_id)):
+            for event in chunk.events:
+                if event.WhichOneof("eventType") == "subOrchestrationInstanceCreated":
+                    child = event.subOrchestrationInstanceCreated.instanceId
+                    if child and child not in ids:
+                        ids.append(child)
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND and "task hub" not in (exc.details() or "").lower():
+            return []
+        raise
+    return ids
+
+
+def _descendants(conn: scheduler.Connection, instance_id: str) -> list[str]:
+    """Sub-orchestrations, their sub-orchestrations and so on (breadth first, bounded)."""
+    out: list[str] = []
+    queue = [instance_id]
+    seen = {instance_id}
+    while queue and len(out) < MAX_CHILDREN:
+        for child in _sub_orchestrations(conn, queue.pop(0)):
+            if child not in seen:
+                seen.add(child)
+                out.append(child)
+                queue.append(child)
+    return out
+
+
+def terminate(conn: scheduler.Connection, instance_id: str, *, reason: str | None = None, recursive: bool = False,
+              status: str | None = None) -> ActionResult:
+    status = status or get(conn, instance_id, payloads=False).runtime_status
+    if status in TERMINAL:
+        return ActionResult("terminate", instance_id, "skipped", f"Instance '{instance_id}' has already ended ({status}).")
+    pb = _pb()
+    output = _sv(json.dumps(reason)) if reason is not None else None
+    _stub(conn).TerminateInstance(pb.TerminateRequest(instanceId=instance_id, output=output, recursive=recursive))
+    extra: dict[str, Any] = {}
+    message = f"Termination of {instance_id} requested (it was {status})."
+    if recursive:
+        # The request asks the scheduler to terminate sub-orchestrations too; not every scheduler
+        # does (the local engine does not), so the ones still running are terminated here as well.
+        done = []
+        for child in _descendants(conn, instance_id):
+            state = get_state(conn, child, payloads=False)
+            if state is not None and not state.terminal:
+                _stub(conn).TerminateInstance(pb.TerminateRequest(instanceId=child, output=output, recursive=True))
+                done.append(child)
+        extra["sub_orchestrations"] = done
+        if done:
+            message += f" Also terminated {len(done)} sub-orchestration{'s' if len(done) != 1 else ''}."
+    return ActionResult("terminate", instance_id, "done", message, extra)
+
+
+def suspend(conn: scheduler.Connection, instance_id: str, *, reason: str | None = None,
+            status: str | None = None) -> ActionResult:
+    status = status or get(conn, instance_id, payloads=False).runtime_status
+    if status == "SUSPENDED":
+        return ActionResult("suspend", instance_id, "skipped", f"Instance '{instance_id}' is already suspended.")
+    if status in TERMINAL:
+        raise NotApplicable(f"Instance '{instance_id}' has ended ({status}); it cannot be suspended.")
+    conn.client.suspend_orchestration(instance_id, reason=reason)
+    return ActionResult("suspend", instance_id, "done", f"Suspension of {instance_id} requested (it was {status}).")
+
+
+def resume(conn: scheduler.Connection, instance_id: str, *, reason: str | None = None,
+           status: str | None = None) -> ActionResult:
+    status = status or get(conn, instance_id, payloads=False).runtime_status
+    if status in TERMINAL:
+        raise NotApplicable(f"Instance '{instance_id}' has ended ({status}); it cannot be resumed.")
+    if status != "SUSPENDED":
+        return ActionResult("resume", instance_id, "skipped", f"Instance '{instance_id}' is {status}, not suspended.")
+    conn.client.resume_orchestration(instance_id, reason=reason)
+    return ActionResult("resume", instance_id, "done", f"Resumption of {instance_id} requested.")
+
+
+def rewind(conn: scheduler.Connection, instance_id: str, *, reason: str | None = None) -> ActionResult:
+    status = get(conn, instance_id, payloads=False).runtime_status
+    if status != "FAILED":
+        raise NotApplicable(f"Instance '{instance_id}' is {status}; only a FAILED instance can be rewound.",
+                            hint=f"'dtsctl instance restart {instance_id}' runs an ended instance again from the start.")
+    conn.client.rewind_orchestration(instance_id, reason=reason)
+    return ActionResult("rewind", instance_id, "done",
+                        f"Rewind of {instance_id} requested: failed work runs again, completed activities are kept.")
+
+
+def restart(conn: scheduler.Connection, instance_id: str, *, new_id: bool = False) -> ActionResult:
+    status = get(conn, instance_id, payloads=False).runtime_status
+    if status not in TERMINAL:
+        raise NotApplicable(f"Instance '{instance_id}' is {status}; only an ended instance (COMPLETED, FAILED, "
+                            "TERMINATED) can be restarted.",
+                            hint=f"Terminate it first: dtsctl instance terminate {instance_id}")
+    started = conn.client.restart_orchestration(instance_id, restart_with_new_instance_id=new_id) or instance_id
+    text = (f"Restarted {instance_id} as a new instance {started}." if started != instance_id
+            else f"Restarted {instance_id} with the same id (its previous run is replaced).")
+    return ActionResult("restart", instance_id, "done", text, {"new_instance_id": started})
+
+
+def purge(conn: scheduler.Connection, instance_id: str, *, recursive: bool = False,
+          status: str | None = None) -> ActionResult:
+    status = status or get(conn, instance_id, payloads=False).runtime_status
+    if status not in TERMINAL:
+        raise NotApplicable(f"Instance '{instance_id}' is {status}; only an ended instance can be purged.",
+                            hint=f"Terminate it first: dtsctl instance terminate {instance_id}")
+    pb = _pb()
+    children = _descendants(conn, instance_id) if recursive else []  # read before the history is gone
+    res = _stub(conn).PurgeInstances(pb.PurgeInstancesRequest(instanceId=instance_id, recursive=recursive,
+                                                              isOrchestration=True))
+    deleted = res.deletedInstanceCount
+    purged_children = []
+    for child in children:
+        # The scheduler may have purged them with the parent; the rest (ended ones) go here.
+        state = get_state(conn, child, payloads=False)
+        if state is not None and state.terminal:
+            deleted += _stub(conn).PurgeInstances(pb.PurgeInstancesRequest(instanceId=child, isOrchestration=True)).deletedInstanceCount
+            purged_children.append(child)
+    extra: dict[str, Any] = {"deleted_instance_count": deleted}
+    if recursive:
+        extra["sub_orchestrations"] = children
+    if res.deletedInstanceCount == 0:
+        return ActionResult("purge", instance_id, "skipped", f"Nothing was purged: instance '{instance_id}' is gone already.", extra)
+    more = f" and {deleted - 1} sub-orchestration{'s' if deleted != 2 else ''}" if deleted > 1 else ""
+    return ActionResult("purge", instance_id, "done", f"Purged {instance_id}{more}.", extra)
+
+
+def purge_by_filter(conn: scheduler.Connection, flt: InstanceFilter, *, recursive: bool = False) -> int:
+    """The scheduler's own bulk purge (PurgeInstances with a filter): created range and statuses.
+    Only ended instances are purged; returns how many were deleted."""
+    statuses = [s for s in (flt.statuses or sorted(TERMINAL)) if s in TERMINAL]
+    if not statuses:
+        return 0
+    pb = _pb()
+    purge_filter = pb.PurgeInstanceFilter(
+        createdTimeFrom=_timestamp(flt.created_after),
+        createdTimeTo=_timestamp(flt.created_before),
+        runtimeStatus=[status_value(s) for s in statuses],
+    )
+    res = _stub(conn).PurgeInstances(pb.PurgeInstancesRequest(purgeInstanceFilter=purge_filter, recursive=recursive))
+    return res.deletedInstanceCount
+
+
+# What a bulk action does with an instance in a given state: None = act, else why it is skipped.
+def skip_reason(action: str, status: str) -> str | None:
+    if action == "terminate":
+        return "already ended" if status in TERMINAL else None
+    if action == "suspend":
+        return "already suspended" if status == "SUSPENDED" else ("ended" if status in TERMINAL else None)
+    if action == "resume":
+        return None if status == "SUSPENDED" else ("ended" if status in TERMINAL else "not suspended")
+    if action == "raise-event":
+        return "ended" if status in TERMINAL else None
+    if action == "purge":
+        return None if status in TERMINAL else "not ended"
+    raise ValueError(action)
