@@ -168,8 +168,8 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    except (typer.Exit, typer.Abort):
-        raise
+    except (typer.Exit, typer.Abort, BrokenPipeError):
+        raise  # a closed pipe (`dtsctl ... | head`) is handled quietly by `main`
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback without --debug
         if style.debug:
             import traceback

@@ -1,0 +1,140 @@
+"""`dtsctl demo`: the emulator, the sample worker and three samples, end to end, in one command."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from dtsctl.cli.common import Cx, command, group
+from dtsctl.cli.emulator_cmd import EngineOpt, EngineOption, NameOpt
+from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME
+from dtsctl.errors import ExitCode
+from dtsctl.output.render import TextWriter
+
+app = group(None, None)
+
+CONNECTION_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
+
+
+@contextmanager
+def _hold_interrupts():
+    """Clean-up runs to its end: a second Ctrl-C while the worker and the emulator stop is ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def next_steps(result: Any, name: str, port: int) -> list[str]:
+    """The commands to try after the demo, in order."""
+    from dtsctl.samples import BY_NAME
+
+    emulator = result.emulator
+    steps: list[str] = []
+    flags = (f" --name {name}" if name != DEFAULT_NAME else "")
+    if emulator is None or emulator.left != "running":
+        steps.append(f"dtsctl emulator up{flags}" + (f" --port {port}" if port != DEFAULT_GRPC_PORT else ""))
+    # dtsctl and the samples' default target is http://localhost:8080, task hub 'default'.
+    if (emulator is not None and emulator.connection_string
+            and (emulator.endpoint, emulator.task_hub) != (f"http://localhost:{DEFAULT_GRPC_PORT}", "default")):
+        steps.append(f"export {CONNECTION_VAR}='{emulator.connection_string}'")
+    steps.append("dtsctl samples worker   # in another terminal: hosts every sample until Ctrl-C")
+    steps.append("dtsctl samples list     # every sample and the command that starts it")
+    for sample in ("chain", "approval", "counter"):
+        steps.append(BY_NAME[sample].command)
+        steps.extend(BY_NAME[sample].then[:1])
+    steps.append("dtsctl instance list")
+    steps.append(f"dtsctl emulator status{flags}")
+    return steps
+
+
+def _compact(value: Any, width: int = 70) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@command(app, "demo")
+def demo(
+    cx: Cx,
+    engine: EngineOption = EngineOpt.auto,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the emulator running afterwards (with the demo's instances).")] = False,
+    port: Annotated[int, typer.Option(help="Host port of the emulator's gRPC endpoint.")] = DEFAULT_GRPC_PORT,
+    name: NameOpt = DEFAULT_NAME,
+    timeout: Annotated[float, typer.Option(help="Seconds the three samples get to finish.", min=1)] = 60.0,
+) -> None:
+    """Try DTS in one command: start the emulator, host the samples, run a chain, a fan-out and an approval.
+
+    The emulator comes up on the auto engine (Docker when an engine answers, else the built-in one); one already running under --name, or answering on --port, is used as it is and left running.
+
+    A sample worker runs in this process; the approval flow gets its 'approval' event raised. Afterwards (or on Ctrl-C) the worker stops and an emulator the demo started is removed again, unless --keep.
+
+    Exit code 0 when all three completed as expected, 1 otherwise.
+    """
+    from dtsctl.cli.emulator_cmd import _PullBars
+    from dtsctl.emulator.service import Engines
+    from dtsctl.samples.demo import run_demo
+
+    def phase(text: str) -> None:
+        sys.stderr.write(f"demo: {text}\n")
+        sys.stderr.flush()
+
+    bars = _PullBars(cx)
+    try:
+        result = run_demo(Engines(), name=name, port=port, choice=engine.value, keep=keep, timeout=timeout,
+                          phase=phase, progress=bars, protect=_hold_interrupts)
+    finally:
+        bars.close()
+    steps = next_steps(result, name, port)
+    emulator = result.emulator
+
+    def human(w: TextWriter) -> None:
+        where = f"{emulator.engine or 'external'} engine, {emulator.endpoint}, task hub '{emulator.task_hub}'"
+        w.line(f"Demo results (emulator '{emulator.name}': {where})", bold=True)
+        rows = []
+        for run in result.runs:
+            record = run.record or {}
+            status = record.get("runtime_status", "UNKNOWN")
+            if record.get("failure_details"):
+                shown = f"failed: {record['failure_details']['message']}"
+            elif run.error:
+                shown = run.error
+            else:
+                shown = _compact(record.get("output"))
+            rows.append([run.sample, run.instance_id, w.word(status) if run.ok else w.word("failed") if status == "FAILED" else status, shown])
+        w.table(["Sample", "Instance", "Status", "Output"], rows)
+        w.line()
+        if result.ok:
+            w.line("All three samples completed as expected.", colour="green", bold=True)
+        else:
+            bad = ", ".join(r.sample for r in result.runs if not r.ok) or "none ran"
+            w.line(f"Not as expected: {bad}.", colour="red", bold=True)
+        if emulator.left == "removed":
+            w.line(f"The emulator '{emulator.name}' the demo created was removed again "
+                   "(--keep leaves it running, with these instances).")
+        elif emulator.left == "stopped":
+            w.line(f"The emulator '{emulator.name}' was stopped again, as it was before the demo.")
+        elif emulator.action in ("reused", "external"):
+            w.line(f"The emulator at {emulator.endpoint} was already running and still is.")
+        else:
+            w.line(f"The emulator '{emulator.name}' is still running (--keep), with these instances. "
+                   "Host the samples again with: dtsctl samples worker")
+        w.line()
+        w.line("Try next:", bold=True)
+        for step in steps:
+            w.line(f"  {step}")
+
+    cx.emit(result.to_dict(steps), human)
+    if not result.ok:
+        raise typer.Exit(int(ExitCode.FAILED))
