@@ -70,7 +70,7 @@ def _parse_env(pairs: list[str] | None) -> tuple[tuple[str, str], ...]:
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--env needs KEY=VALUE, not '{pair}'.")
+            raise UsageError(f"--env needs NAME=VALUE, not '{pair}'.")
         out.append((key.strip(), value))
     return tuple(out)
 
