@@ -30,8 +30,8 @@ app = group(
 )
 
 IN_MEMORY = "State is in memory only: everything is lost when the emulator stops."
-NO_DASHBOARD = ("The local engine serves no dashboard; 'dtsctl emulator status' shows its task hubs "
-                "and instance counts.")
+NO_DASHBOARD = ("The local engine serves no dashboard: 'dtsctl instance list' and 'dtsctl instance show ID' "
+                "show its orchestrations, 'dtsctl emulator status' its task hubs.")
 CONNECTION_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
 
 

@@ -9,7 +9,6 @@ as it is and never touched.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -19,6 +18,7 @@ from typing import Any
 
 from dtsctl.emulator.model import DEFAULT_NAME, DEFAULT_TASK_HUB, EmulatorError, EmulatorSpec
 from dtsctl.errors import DtsctlError, OperationFailed
+from dtsctl.instances.records import decode_payload
 
 Phase = Callable[[str], None]
 HOLD_ENV = "_DTSCTL_DEMO_HOLD"  # seconds to pause once the worker runs; only for tests of Ctrl-C
@@ -37,35 +37,6 @@ EXPECTED = {
 
 def _noop(_: str) -> None:
     pass
-
-
-def _json_or_text(raw: str | None) -> Any:
-    if raw is None or raw == "":
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def instance_record(state: Any) -> dict[str, Any]:
-    """An SDK OrchestrationState as the instance record of `dtsctl instance show -o json`."""
-    from dtsctl.instances.timefilter import iso
-
-    failure = state.failure_details
-    return {
-        "instance_id": state.instance_id,
-        "name": state.name,
-        "runtime_status": state.runtime_status.name,
-        "created_at": iso(state.created_at),
-        "last_updated_at": iso(state.last_updated_at),
-        "input": _json_or_text(state.serialized_input),
-        "output": _json_or_text(state.serialized_output),
-        "custom_status": _json_or_text(state.serialized_custom_status),
-        "failure_details": None if failure is None else {
-            "error_type": failure.error_type, "message": failure.message, "stack_trace": failure.stack_trace},
-        "tags": dict(getattr(state, "tags", None) or {}),
-    }
 
 
 @dataclass
@@ -210,7 +181,7 @@ def _wait_until_waiting(client: Any, instance_id: str, deadline: float) -> None:
     """Until the approval orchestration says (in its custom status) that it waits for the event."""
     while time.monotonic() < deadline:
         state = client.get_orchestration_state(instance_id)
-        status = _json_or_text(state.serialized_custom_status) if state else None
+        status = decode_payload(state.serialized_custom_status) if state else None
         if isinstance(status, dict) and status.get("state") == "waiting":
             return
         if state is not None and state.runtime_status.name not in ("PENDING", "RUNNING"):
@@ -220,6 +191,7 @@ def _wait_until_waiting(client: Any, instance_id: str, deadline: float) -> None:
 
 def _run_samples(target: Any, result: DemoResult, timeout: float, phase: Phase) -> None:
     from dtsctl import scheduler
+    from dtsctl.instances import service as instances
 
     deadline = time.monotonic() + timeout
     suffix = uuid.uuid4().hex[:8]
@@ -245,7 +217,7 @@ def _run_samples(target: Any, result: DemoResult, timeout: float, phase: Phase) 
                 state = client.get_orchestration_state(run.instance_id)
                 run.error = f"did not finish within {timeout:g}s"
             if state is not None:
-                run.record = instance_record(state)
+                run.record = instances.get(conn, run.instance_id).to_dict()
             phase(f"{run.sample}: {run.record['runtime_status'] if run.record else 'no state'}")
 
 
