@@ -14,7 +14,6 @@ Precedence, per value: flag > environment > profile > the Python samples' variab
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -113,14 +112,10 @@ class Target:
 
 
 def _is_loopback_url(url: str) -> bool:
+    from dtsctl.connection.endpoint import is_loopback_host
+
     try:
-        host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
-    except ValueError:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
+        return is_loopback_host(urlsplit(url if "://" in url else f"http://{url}").hostname or "")
     except ValueError:
         return False
 

@@ -130,17 +130,7 @@ class EndpointFacts:
     @property
     def is_loopback(self) -> bool:
         """localhost, *.localhost, 127.0.0.0/8, ::1 and the unspecified addresses 0.0.0.0 / ::."""
-        if not self.host:
-            return False
-        host = self.host.rstrip(".")
-        if host == "localhost" or host.endswith(".localhost"):
-            return True
-        ip = self.ip
-        if ip is None:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return ip.is_loopback or ip.is_unspecified
+        return is_loopback_host(self.host or "")
 
     @property
     def is_container_host(self) -> bool:
@@ -291,3 +281,19 @@ def analyse(value: str) -> EndpointFacts:
         invalid=invalid,
         port_text=port_text,
     )
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, *.localhost, 127.0.0.0/8, ::1 (also IPv4-mapped) and the unspecified 0.0.0.0 / ::."""
+    host = host.strip("[]").rstrip(".")
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dtsctl.config.target import Target
+from dtsctl.connection.endpoint import is_loopback_host
 
 ARM_DEFAULT = "https://management.azure.com"
 ARM_ENV = "DTSCTL_ARM_ENDPOINT"
@@ -52,7 +52,7 @@ class Context:
 
     @property
     def loopback(self) -> bool:
-        return is_loopback(self.host)
+        return is_loopback_host(self.host)
 
     @property
     def uses_credential(self) -> bool:
@@ -74,13 +74,3 @@ class Context:
         user named the scheduler's location."""
         o = self.options
         return bool(o.scheduler_id or o.subscription) or (self.uses_credential and not self.emulator_like)
-
-
-def is_loopback(host: str) -> bool:
-    host = (host or "").strip("[]")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -232,59 +232,12 @@ def _decode_line(raw: bytes) -> str:
 # --------------------------------------------------------------------------- who holds a port
 
 
-def _proc_socket_inodes(port: int) -> set[str]:
-    """Inodes of TCP sockets on this host listening on (or bound to) `port` (Linux /proc)."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table, encoding="ascii", errors="replace") as f:
-                next(f, None)
-                for line in f:
-                    parts = line.split()
-                    if len(parts) < 10:
-                        continue
-                    local, remote, state, inode = parts[1], parts[2], parts[3], parts[9]
-                    try:
-                        lport = int(local.rsplit(":", 1)[1], 16)
-                        rport = int(remote.rsplit(":", 1)[1], 16)
-                    except (IndexError, ValueError):
-                        continue
-                    # 0A = LISTEN; 07 = CLOSE with no peer (bound, not listening)
-                    if lport == port and inode != "0" and (state == "0A" or (state == "07" and rport == 0)):
-                        inodes.add(inode)
-        except OSError:
-            continue
-    return inodes
-
-
 def find_port_process(port: int) -> tuple[int, str] | None:
     """(pid, command name) of a visible process holding TCP `port`, or None."""
-    inodes = _proc_socket_inodes(port)
-    if not inodes:
-        return None
-    targets = {f"socket:[{i}]" for i in inodes}
-    try:
-        pids = [p for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return None
-    for pid in sorted(pids, key=int):
-        fd_dir = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink(f"{fd_dir}/{fd}")
-            except OSError:
-                continue
-            if link in targets:
-                comm = "?"
-                with contextlib.suppress(OSError):
-                    with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
-                        comm = f.read().strip() or "?"
-                return int(pid), comm
-    return None
+    from dtsctl.emulator.ports import port_holders
+
+    holders = port_holders(port, limit=1)
+    return (holders[0][0], holders[0][1] or "?") if holders else None
 
 
 _PORT_IN_USE = re.compile(

@@ -52,6 +52,9 @@ from typing import Any
 
 from dtsctl.config.paths import state_dir as default_state_dir
 from dtsctl.emulator.local import ENV_DYNAMIC_TASK_HUBS, ENV_TASK_HUB_NAMES, SERVER_MODULE
+from dtsctl.emulator.ports import HAS_PROC as _HAS_PROC
+from dtsctl.emulator.ports import port_holders
+from dtsctl.emulator.ports import process_name as _proc_comm
 from dtsctl.emulator.model import EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind, PullProgress
 from dtsctl.errors import NotFound, UsageError
 
@@ -72,7 +75,6 @@ HTTP_TIMEOUT = 1.0
 
 AVAILABLE_DETAIL = "built-in engine (in-memory, no Docker needed)"
 _PORT_IN_USE_MARK = "cannot listen for gRPC"
-_HAS_PROC = sys.platform.startswith("linux") and os.path.isdir("/proc/self")
 _SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 
 # Server processes this CLI process spawned (any LocalEngine object), so they can be reaped and
@@ -187,14 +189,6 @@ def _proc_cmdline(pid: int) -> list[str] | None:
     return [part.decode("utf-8", "replace") for part in data.split(b"\0") if part]
 
 
-def _proc_comm(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as fh:
-            return fh.read().decode("utf-8", "replace").strip() or None
-    except OSError:
-        return None
-
-
 def _win_alive(pid: int) -> bool:
     import ctypes
 
@@ -226,57 +220,6 @@ def _ps(pid: int) -> tuple[str, str] | None:
         return ("", "")  # no such process
     stat, _, args = line.partition(" ")
     return stat, args.strip()
-
-
-def _listening_inodes(port: int) -> set[str]:
-    """Socket inodes of TCP listeners on `port`, from /proc/net/tcp and tcp6."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table, encoding="ascii", errors="replace") as fh:
-                next(fh, None)
-                for line in fh:
-                    fields = line.split()
-                    if len(fields) < 10 or fields[3] != "0A":  # 0A: LISTEN
-                        continue
-                    _, _, port_hex = fields[1].rpartition(":")
-                    with contextlib.suppress(ValueError):
-                        if int(port_hex, 16) == port and fields[9] != "0":
-                            inodes.add(fields[9])
-        except OSError:
-            continue
-    return inodes
-
-
-def port_holders(port: int, limit: int = 3) -> list[tuple[int, str | None]]:
-    """(pid, command name) of processes listening on TCP `port`, as far as /proc tells (Linux; only
-    processes whose descriptors this user may read). Empty when unknown."""
-    if not _HAS_PROC:
-        return []
-    wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
-    if not wanted:
-        return []
-    found: list[tuple[int, str | None]] = []
-    try:
-        pids = sorted(int(entry) for entry in os.listdir("/proc") if entry.isdigit())
-    except OSError:
-        return []
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target in wanted:
-                found.append((pid, _proc_comm(pid)))
-                break
-        if len(found) >= limit:
-            break
-    return found
 
 
 def _bind_error(bind: str, port: int) -> int | None:
