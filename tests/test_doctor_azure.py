@@ -206,3 +206,34 @@ def test_dashboard_403_for_the_signed_in_user(azure_loop, tmp_path: Path) -> Non
     code, doc = doctor(azure_loop, "-c", azure_loop.connection_string(), "--scheduler-id", azure_loop.scheduler_id,
                        "--dashboard", PATH=path)
     assert code == 0 and checks(doc)["dashboard"]["status"] == "pass"
+
+
+def test_untrusted_certificate(azure_loop) -> None:
+    env = azure_loop.env()
+    for name in ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        env.pop(name, None)
+    r = azure_loop.run_dtsctl("doctor", "-o", "json", "-c", azure_loop.connection_string(), env=env)
+    tls = checks(json.loads(r.stdout))["tls"]
+    assert r.returncode == 1 and tls["status"] == "fail" and "not trusted" in tls["detail"]
+    assert "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" in tls["fix"]
+    assert checks(json.loads(r.stdout))["grpc.hello"]["status"] == "skip"
+
+
+def test_dns_failure_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host that does not resolve (no real DNS query is made: the resolver is replaced)."""
+    import socket
+
+    from dtsctl.config.target import TargetArgs, resolve
+    from dtsctl.doctor.context import Context, Options
+    from dtsctl.doctor.network import check_dns
+
+    def unknown(*_a, **_k):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    target = resolve(TargetArgs(connection_string="Endpoint=https://sched-abcd.westus2.durabletask.io;"
+                                                  "Authentication=ManagedIdentity;TaskHub=h"),
+                     {"DTSCTL_CONFIG": "/nonexistent/dtsctl-test/config.toml"})
+    outcome = check_dns(Context(target=target, options=Options(), env={}))
+    assert outcome.status == "fail" and "does not resolve" in outcome.detail
+    assert "az durabletask scheduler show" in outcome.fix
