@@ -185,7 +185,7 @@ def engine_missing_action(env: Mapping[str, str] | None = None) -> str:
 def fail_or_skip(reason: str, env: Mapping[str, str] | None = None) -> None:
     """``pytest.fail`` on CI (CI=true), ``pytest.skip`` elsewhere."""
     if engine_missing_action(env) == "fail":
-        pytest.fail(f"{reason} (CI=true: Docker is required here)", pytrace=False)
+        pytest.fail(f"{reason} (CI=true: what this test needs must be there)", pytrace=False)
     pytest.skip(reason)
 
 

@@ -379,3 +379,34 @@ def test_package_import_is_cheap() -> None:
             "assert callable(local.serve) and 'grpc' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(REPO), timeout=30,
                    env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_wait_without_deadline_waits_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """grpc reports ~1e308 s left for a call without a deadline; the backend cannot wait that long."""
+    import threading
+
+    import dtsctl.emulator.local.hubs as hubs
+
+    def quick(ctx, _):
+        return "done"
+
+    monkeypatch.setattr(hubs, "WAIT_SLICE", 0.3)
+    running = serve(LocalServerConfig(port=0, health_port=-1))
+    worker = TaskHubGrpcWorker(host_address=f"localhost:{running.grpc_port}")
+    worker.add_orchestrator(quick)
+    channel = grpc.insecure_channel(f"localhost:{running.grpc_port}")
+    try:
+        client = TaskHubGrpcClient(host_address=f"localhost:{running.grpc_port}")
+        instance_id = client.schedule_new_orchestration(quick)
+        # The worker only comes after several slices have passed; the wait (no deadline) outlasts them.
+        timer = threading.Timer(1.0, worker.start)
+        timer.start()
+        stub = stubs.TaskHubSidecarServiceStub(channel)
+        response = stub.WaitForInstanceCompletion(pb.GetInstanceRequest(instanceId=instance_id))
+        timer.join()
+        assert response.exists
+        assert response.orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED
+    finally:
+        channel.close()
+        worker.stop()
+        running.stop()

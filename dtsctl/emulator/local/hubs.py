@@ -224,6 +224,38 @@ class HubRegistry:
 _END = object()
 
 
+WAITS = ("WaitForInstanceStart", "WaitForInstanceCompletion")
+WAIT_SLICE = 5.0  # seconds the backend waits at a time for a call without a deadline
+
+
+class _SliceOver(Exception):
+    """A wait slice ended before the call's own deadline: wait again."""
+
+
+class _SlicedContext:
+    """The call's context, but with a bounded `time_remaining()`.
+
+    grpc reports about 1.8e308 s left for a call without a deadline (the JS SDK's waits, the Python
+    SDK's with timeout=None); the backend hands that to `Event.wait`, which overflows. So the backend
+    waits a slice at a time; a slice's timeout becomes `_SliceOver` instead of DEADLINE_EXCEEDED."""
+
+    def __init__(self, context: grpc.ServicerContext) -> None:
+        self._context = context
+        left = context.time_remaining()
+        self._sliced = left is None or left > WAIT_SLICE
+
+    def time_remaining(self) -> float:
+        return WAIT_SLICE if self._sliced else self._context.time_remaining()
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED and self._sliced:
+            raise _SliceOver
+        self._context.abort(code, details)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
 class TaskHubRouter:
     """A ``TaskHubSidecarService`` servicer that dispatches every rpc to the hub named in metadata.
 
@@ -243,6 +275,8 @@ class TaskHubRouter:
         self.CreateTaskHub = self._create_task_hub
         self.DeleteTaskHub = self._delete_task_hub
         self.GetWorkItems = self._get_work_items
+        for name in WAITS:
+            setattr(self, name, self._waiter(name))
 
     def add_to_server(self, server: grpc.Server) -> None:
         stubs.add_TaskHubSidecarServiceServicer_to_server(self, server)
@@ -292,6 +326,19 @@ class TaskHubRouter:
         dispatch.__name__ = method
         dispatch.__qualname__ = f"TaskHubRouter.{method}"
         return dispatch
+
+    def _waiter(self, method: str) -> Callable[[Any, grpc.ServicerContext], Any]:
+        def wait(request: Any, context: grpc.ServicerContext) -> Any:
+            hub = self._hub_for(context, method)
+            while True:
+                try:
+                    return getattr(hub.backend, method)(request, _SlicedContext(context))
+                except _SliceOver:
+                    if not context.is_active():
+                        context.abort(grpc.StatusCode.CANCELLED, "the caller stopped waiting")
+
+        wait.__name__ = method
+        return wait
 
     # -- rpcs with behaviour of their own ---------------------------------------------------------
 
