@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from benchenv import installed_tool_env
+
 TARGETS = {"healthy local engine": 1.5, "refused port": 5.0, "silent listener": 5.0}
 
 
@@ -42,7 +44,7 @@ def main() -> None:
     if not exe:
         sys.exit("dtsctl is not installed in this environment")
     state = tempfile.mkdtemp(prefix="dtsctl-bench-")
-    env = {**os.environ, "NO_COLOR": "1", "DTSCTL_STATE_DIR": state}
+    env = installed_tool_env(state, DTSCTL_STATE_DIR=state)
     name, port = f"bench-doctor-{os.getpid()}", free_port()
     cs = "Endpoint=http://localhost:{};Authentication=None;TaskHub=default"
     times: dict[str, list[float]] = {k: [] for k in TARGETS}

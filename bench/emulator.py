@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchenv import installed_tool_env
+
 ROOT = Path(__file__).resolve().parent.parent
 UP_TARGET = 0.3
 STATUS_TARGET = 1.5
@@ -121,7 +123,7 @@ def main() -> None:
         sys.exit("dtsctl is not installed in this environment")
     image = args.image or stand_in_image()
     state = tempfile.mkdtemp(prefix="dtsctl-bench-")
-    env = {**os.environ, "NO_COLOR": "1", "DTSCTL_STATE_DIR": state}
+    env = installed_tool_env(state, DTSCTL_STATE_DIR=state)
     name = f"dtsctl-bench-{os.getpid()}"
     py = sys.executable
     rows: dict[str, list[float]] = {k: [] for k in ("docker server", "docker up", "local server", "local up",

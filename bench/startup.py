@@ -15,7 +15,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+
+from benchenv import installed_tool_env
 
 TARGET = 1.3
 
@@ -39,7 +42,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     cmds = commands()
-    env = {**os.environ, "NO_COLOR": "1", "DTSCTL_CONFIG": os.devnull + ".absent"}
+    env = installed_tool_env(tempfile.mkdtemp(prefix="dtsctl-bench-"), DTSCTL_CONFIG=os.devnull + ".absent")
     times: dict[str, list[float]] = {name: [] for name in cmds}
     for name, argv in cmds.items():  # warm the page cache and .pyc files
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
