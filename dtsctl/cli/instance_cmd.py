@@ -666,7 +666,7 @@ def raise_event(
     name: _BF["name"] = None,
     yes: Yes = False,
     dry_run: DryRun = False,
-    concurrency: Concurrency = 8,
+    concurrency: Concurrency = 32,
     rps: Rps = None,
 ) -> None:
     """Send an external event to an instance (or to every match of the filters)."""
@@ -699,7 +699,7 @@ def terminate(
     name: _BF["name"] = None,
     yes: Yes = False,
     dry_run: DryRun = False,
-    concurrency: Concurrency = 8,
+    concurrency: Concurrency = 32,
     rps: Rps = None,
 ) -> None:
     """Terminate an instance (or every match of the filters); one that has ended is skipped."""
@@ -726,7 +726,7 @@ def suspend(
     name: _BF["name"] = None,
     yes: Yes = False,
     dry_run: DryRun = False,
-    concurrency: Concurrency = 8,
+    concurrency: Concurrency = 32,
     rps: Rps = None,
 ) -> None:
     """Suspend an instance (or every match): it keeps its state and takes no new work until resumed."""
@@ -752,7 +752,7 @@ def resume(
     name: _BF["name"] = None,
     yes: Yes = False,
     dry_run: DryRun = False,
-    concurrency: Concurrency = 8,
+    concurrency: Concurrency = 32,
     rps: Rps = None,
 ) -> None:
     """Resume a suspended instance (or every suspended match)."""
@@ -778,7 +778,7 @@ def purge(
     name: _BF["name"] = None,
     yes: Yes = False,
     dry_run: DryRun = False,
-    concurrency: Concurrency = 8,
+    concurrency: Concurrency = 32,
     rps: Rps = None,
 ) -> None:
     """Delete an ended instance and its history for good (or every ended match). With only --status and
