@@ -4,7 +4,6 @@ pytest_plugins = ["dockerkit", "azureloop"]
 # ---- end Docker test kit
 
 # ---- Isolation: no test sees the developer's own configuration or scheduler variables.
-import os  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402

@@ -12,19 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from clitools import run_dtsctl
+from clitools import pid_alive, run_dtsctl
 from dockerkit import free_port
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
 
 
 def _server_pids(state: Path) -> list[int]:
@@ -46,7 +37,7 @@ def state(tmp_path: Path):
     for path in folder.glob("local/*"):
         run_dtsctl("emulator", "down", "--name", path.name, "--engine", "local", env=env)
     for pid in pids:
-        if _pid_alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -139,7 +130,7 @@ def test_ctrl_c_midway_stops_everything(state) -> None:
             if "sample worker started" in line:
                 break
         pids = _server_pids(folder)
-        assert pids and all(_pid_alive(p) for p in pids), seen
+        assert pids and all(pid_alive(p) for p in pids), seen
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
@@ -150,9 +141,9 @@ def test_ctrl_c_midway_stops_everything(state) -> None:
     assert "removing the emulator 'dts-emulator' the demo created" in err and "interrupted" in err
     assert "Traceback" not in err and out == ""
     deadline = time.monotonic() + 10
-    while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_pid_alive(p) for p in pids)
+    assert not any(pid_alive(p) for p in pids)
     _nothing_left(folder, env)
 
 

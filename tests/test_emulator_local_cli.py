@@ -11,20 +11,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from clitools import run_dtsctl
+from clitools import pid_alive, run_dtsctl
 from dockerkit import free_port
 from sdkkit import client, run_hello_chain
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
 
 
 @pytest.fixture
@@ -35,7 +26,7 @@ def emulator(isolated_env: Path):
     yield name, port, started
     run_dtsctl("emulator", "down", "--name", name, "--engine", "local")
     for pid in started:
-        if _pid_alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -67,9 +58,9 @@ def test_up_runs_orchestrations_and_down_leaves_nothing(emulator) -> None:
     r = run_dtsctl("emulator", "down", "--name", name)
     assert r.returncode == 0 and "Removed" in r.stdout
     deadline = time.monotonic() + 10
-    while _pid_alive(status["pid"]) and time.monotonic() < deadline:
+    while pid_alive(status["pid"]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _pid_alive(status["pid"])
+    assert not pid_alive(status["pid"])
     again = run_dtsctl("emulator", "down", "--name", name, "-o", "json")
     assert again.returncode == 0 and json.loads(again.stdout)["action"] == "nothing"
     gone = run_dtsctl("emulator", "status", "--name", name, "-o", "json")

@@ -51,17 +51,6 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def _kill_pid(pid: int) -> None:
     child = local_engine._CHILDREN.pop(pid, None)
     if child is not None:

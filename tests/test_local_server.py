@@ -28,6 +28,7 @@ from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
 from durabletask.worker import TaskHubGrpcWorker
 
 from dtsctl.emulator.local.server import LocalServerConfig, config_from_args, serve
+from dockerkit import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 MODULE = "dtsctl.emulator.local.server"
@@ -138,17 +139,6 @@ def dts_client(address: str, taskhub: str) -> Iterator[DurableTaskSchedulerClien
         yield client
     finally:
         client.close()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 # Orchestrations and activities hosted by the real SDK worker.
@@ -265,7 +255,7 @@ def test_dynamic_task_hubs(spawn: Callable[..., Engine]) -> None:
 def test_sigterm_with_connected_worker_exits_zero(spawn: Callable[..., Engine]) -> None:
     engine = spawn("--task-hub", "jobs")
     with dts_worker(engine.address, "jobs", approval_orchestrator):
-        wait_until(lambda: engine.health("/v1/taskhubs/jobs")[1]["workers"] == 1, what="worker to connect")
+        wait_until(lambda: engine.health("/v1/taskhubs/jobs")[1]["workers"] == 1, desc="worker to connect")
         with dts_client(engine.address, "jobs") as client:
             # an rpc blocked in the backend while the server stops
             instance_id = client.schedule_new_orchestration(approval_orchestrator)
@@ -290,9 +280,9 @@ def test_in_process_serve_create_delete_and_pings() -> None:
             stream = stub.GetWorkItems(pb.GetWorkItemsRequest(), metadata=[("taskhub", "x")])
             first = next(stream)
             assert first.HasField("healthPing")
-            wait_until(lambda: running.registry.get("x").workers == 1, what="worker count")
+            wait_until(lambda: running.registry.get("x").workers == 1, desc="worker count")
             stream.cancel()
-            wait_until(lambda: running.registry.get("x").workers == 0, what="worker to leave")
+            wait_until(lambda: running.registry.get("x").workers == 0, desc="worker to leave")
 
             # CreateTaskHub makes a new hub; DeleteTaskHub drops its state.
             with pytest.raises(grpc.RpcError) as err:

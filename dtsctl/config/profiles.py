@@ -65,7 +65,7 @@ def check_profile_name(name: str) -> str:
 def _bad(path: Path, what: str) -> ConfigFileError:
     return ConfigFileError(
         f"The configuration file {path} is not valid: {what}",
-        hint=f"Fix or move the file by hand (dtsctl will not overwrite it); 'DTSCTL_CONFIG' can point to another file.",
+        hint="Fix or move the file by hand (dtsctl will not overwrite it); 'DTSCTL_CONFIG' can point to another file.",
     )
 
 

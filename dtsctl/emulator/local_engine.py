@@ -54,7 +54,6 @@ from dtsctl.config.paths import state_dir as default_state_dir
 from dtsctl.emulator.local import ENV_DYNAMIC_TASK_HUBS, ENV_TASK_HUB_NAMES, SERVER_MODULE
 from dtsctl.emulator.ports import HAS_PROC as _HAS_PROC
 from dtsctl.emulator.ports import port_holders
-from dtsctl.emulator.ports import process_name as _proc_comm
 from dtsctl.emulator.model import EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind, PullProgress
 from dtsctl.errors import NotFound, UsageError
 
