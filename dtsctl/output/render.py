@@ -14,10 +14,19 @@ from typing import Any
 from dtsctl.output.style import Style
 
 
+# Characters JSON leaves raw that many readers take for line breaks (str.splitlines among them):
+# escaped, so that one JSON line stays one line.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def to_json(doc: Any, *, indent: int | None = 2) -> str:
     import json
 
-    return json.dumps(doc, indent=indent, ensure_ascii=False, default=str)
+    text = json.dumps(doc, indent=indent, ensure_ascii=False, default=str)
+    for raw, escaped in _LINE_BREAKS.items():
+        if raw in text:
+            text = text.replace(raw, escaped)
+    return text
 
 
 def emit_json(doc: Any) -> None:
