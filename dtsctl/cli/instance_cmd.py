@@ -515,9 +515,11 @@ def _ctrl_c_stops(cx: Cx, cancel: threading.Event):
         return
 
     def stop(signum, frame) -> None:
-        cancel.set()
+        from dtsctl.sigsafe import set_soon
+
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        cx.note("stopping: no new calls; waiting for the ones in flight (Ctrl-C again quits at once)")
+        set_soon(cancel, lambda: cx.note("stopping: no new calls; waiting for the ones in flight "
+                                         "(Ctrl-C again quits at once)"))
 
     previous = signal.signal(signal.SIGINT, stop)
     try:

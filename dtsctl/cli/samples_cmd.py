@@ -86,8 +86,10 @@ def worker(
     stopped_by: dict[str, Any] = {"signal": None}
 
     def on_signal(signum: int, _frame: Any) -> None:
+        from dtsctl.sigsafe import set_soon
+
         stopped_by["signal"] = signal.Signals(signum).name
-        stop.set()
+        set_soon(stop)
 
     events = _Events(cx)
     w = host.build_worker(target, concurrency=concurrency, notify=events)

@@ -46,6 +46,7 @@ from dtsctl.emulator.local import (
 )
 from dtsctl.emulator.local.health import HealthServer
 from dtsctl.emulator.local.hubs import HubRegistry, TaskHubRouter
+from dtsctl.sigsafe import set_soon
 
 log = logging.getLogger("dtsctl.emulator.local")
 
@@ -401,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os._exit(1)
         first_signal_at.append(time.monotonic())
         log.info("%s received", name)
-        stop_requested.set()
+        set_soon(stop_requested)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -1,0 +1,23 @@
+"""Signal handlers that wake a waiting main thread without deadlocking it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+
+def set_soon(event: threading.Event, then: Callable[[], None] | None = None) -> None:
+    """Set `event` from a signal handler (and run `then` after it).
+
+    A Python signal handler runs in the main thread, possibly at the moment that thread holds the
+    event's internal lock (inside `Event.wait`): setting the event there blocks forever on that lock.
+    A short-lived thread sets it as soon as the lock is free. `then` (e.g. a note on stderr) runs in
+    that thread too, so a handler never writes to a stream the interrupted code may be writing to.
+    """
+
+    def run() -> None:
+        event.set()
+        if then is not None:
+            then()
+
+    threading.Thread(target=run, name="dtsctl-signal", daemon=True).start()

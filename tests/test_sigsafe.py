@@ -1,0 +1,33 @@
+"""A signal that arrives while the main thread waits on an Event must not deadlock it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from dtsctl.sigsafe import set_soon
+
+
+def test_set_soon_does_not_block_while_the_events_lock_is_held() -> None:
+    # A signal handler runs in the main thread between bytecodes; inside Event.wait that can be while
+    # the thread holds the event's condition lock (the deadlock `dtsctl instance terminate` hit on
+    # Ctrl-C: the handler's `cancel.set()` waited for a lock its own thread held). Event.set() here
+    # would block forever; set_soon must return at once and set the event once the lock is free.
+    stop = threading.Event()
+    started = time.monotonic()
+    with stop._cond:  # noqa: SLF001 - exactly what the interrupted Event.wait holds
+        set_soon(stop)
+        assert time.monotonic() - started < 1.0
+        assert not stop.is_set()
+    assert stop.wait(5)
+
+
+def test_then_runs_after_the_event_is_set() -> None:
+    done = threading.Event()
+    seen: list[bool] = []
+    set_soon(done, lambda: seen.append(done.is_set()))
+    assert done.wait(5)
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == [True]
