@@ -53,6 +53,7 @@ from typing import Any
 from dtsctl.config.paths import state_dir as default_state_dir
 from dtsctl.emulator.local import ENV_DYNAMIC_TASK_HUBS, ENV_TASK_HUB_NAMES, SERVER_MODULE
 from dtsctl.emulator.ports import HAS_PROC as _HAS_PROC
+from dtsctl.jsonfile import write_json_atomic
 from dtsctl.emulator.ports import port_holders
 from dtsctl.emulator.model import EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind, PullProgress
 from dtsctl.errors import NotFound, UsageError
@@ -110,17 +111,6 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Atomic write: a temporary file next to it, then os.replace."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -535,7 +525,7 @@ class LocalEngine:
         _CHILDREN[proc.pid] = proc
         state.update(state="running", pid=proc.pid, started_at=None, stopped_at=None, exit_code=None,
                      health_port=None)
-        _write_json(paths.state, state)
+        write_json_atomic(paths.state, state)
 
         try:
             ready = self._wait_ready(proc, paths)
@@ -563,7 +553,7 @@ class LocalEngine:
             state["task_hubs"] = ready["task_hubs"]
         if isinstance(ready.get("dynamic_task_hubs"), bool):
             state["dynamic_task_hubs"] = ready["dynamic_task_hubs"]
-        _write_json(paths.state, state)
+        write_json_atomic(paths.state, state)
         return self._info(name, paths, state, "running")
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], paths: _Paths) -> dict[str, Any] | None:
@@ -585,7 +575,7 @@ class LocalEngine:
             _unlink(paths.state)
         else:
             state.update(state="stopped", pid=None, stopped_at=_now(), exit_code=code)
-            _write_json(paths.state, state)
+            write_json_atomic(paths.state, state)
 
     def _abandon(self, proc: subprocess.Popen[bytes], paths: _Paths, state: dict[str, Any], action: str) -> None:
         if proc.poll() is None:
@@ -629,7 +619,7 @@ class LocalEngine:
         if isinstance(pid, int):
             _CHILDREN.pop(pid, None)
         state.update(state="stopped", pid=None, stopped_at=_now(), exit_code=code)
-        _write_json(paths.state, state)
+        write_json_atomic(paths.state, state)
 
     def remove(self, name: str) -> None:
         paths = self._paths(name)

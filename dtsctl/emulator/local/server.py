@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -46,6 +45,7 @@ from dtsctl.emulator.local import (
 )
 from dtsctl.emulator.local.health import HealthServer
 from dtsctl.emulator.local.hubs import HubRegistry, TaskHubRouter
+from dtsctl.jsonfile import write_json_atomic
 from dtsctl.sigsafe import set_soon
 
 log = logging.getLogger("dtsctl.emulator.local")
@@ -162,19 +162,6 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def write_ready_file(path: str | os.PathLike[str], document: Mapping[str, Any]) -> None:
-    """Writes ``document`` as JSON atomically: a temporary file next to it, then ``os.replace``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(document, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-
-
 class RunningServer:
     """A started local engine. ``stop()`` is idempotent and thread-safe; ``wait()`` blocks until stopped."""
 
@@ -225,7 +212,7 @@ class RunningServer:
 
     def _write_ready_file(self) -> None:
         if self.config.ready_file:
-            write_ready_file(self.config.ready_file, self.info())
+            write_json_atomic(self.config.ready_file, self.info())
             log.debug("ready file written: %s", self.config.ready_file)
 
     def _remove_ready_file(self) -> None:
