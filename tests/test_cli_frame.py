@@ -175,3 +175,12 @@ def test_debug_log_lines_are_redacted_and_removed_afterwards(monkeypatch: pytest
     assert r.exit_code == 0 and "dtsctl.test" in r.stderr and "authorization" in r.stderr
     assert token not in r.stderr and token[:20] not in r.stderr
     assert logging.getLogger().handlers == handlers
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_timeout_must_be_a_finite_number(value):
+    # min=0.1 alone lets nan through: every comparison with nan is false.
+    for args in (["instance", "list"], ["instance", "show", "x"], ["doctor"]):
+        result = invoke(*args, "--timeout", value)
+        assert result.exit_code == 2, (args, value, result.stdout, result.stderr)
+        assert "not a finite number" in result.stderr or (value == "-inf" and "range" in result.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Annotated
@@ -75,6 +76,9 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from dtsctl.cli import stdio
+
+    guard = stdio.prepare()
     if "_DTSCTL_COMPLETE" in os.environ:  # the shell asks for completions (see 'dtsctl completion')
         from typer._completion_classes import completion_init
 
@@ -85,8 +89,16 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BrokenPipeError:
-        # `dtsctl ... | head` closed the pipe: stop quietly, as other Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    except stdio.OutputError as exc:  # while Click itself printed (help, usage errors)
+        from dtsctl.errors import ExitCode
+
+        sys.stderr.write(f"error: {exc.message}\n")
+        code = int(ExitCode.FAILED)
+    if guard.pipe_closed:
+        # `dtsctl ... | head` closed the pipe: stop quietly with 0, as other Unix tools do (Click
+        # would say 1, which breaks `set -o pipefail` scripts).
+        stdio.silence_stdout()
         code = 0
     _exit_now(code)
 
@@ -97,9 +109,15 @@ def _exit_now(code: int) -> None:
     All output is flushed first, and nothing dtsctl runs relies on atexit handlers."""
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            pass  # the reader left; nothing more to say
+        except Exception as exc:  # noqa: BLE001 - output was lost (a full disk): never report success
+            if stream is sys.stdout:
+                with contextlib.suppress(Exception):
+                    sys.stderr.write(f"error: {getattr(exc, 'message', exc)}\n")
+                    sys.stderr.flush()
+            code = code or 1
     os._exit(code)

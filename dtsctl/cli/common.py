@@ -185,6 +185,16 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -
         raise typer.Exit(int(ExitCode.FAILED)) from None
 
 
+def finite(value: float | None) -> float | None:
+    """Typer callback: refuse nan and inf, which slip through `min=`/`max=` (every comparison with
+    nan is false) and would make a deadline or a rate meaningless."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number.")
+    return value
+
+
 def _option(annotation: Any, default: Any, *decls: str, help: str, panel: str, **kw: Any) -> inspect.Parameter:
     name = kw.pop("name")
     return inspect.Parameter(
@@ -218,7 +228,8 @@ def _target_params(timeout: float | None) -> list[inspect.Parameter]:
     ]
     if timeout is not None:
         params.append(_option(float, timeout, "--timeout", name="timeout", panel=TARGET_PANEL,
-                              help="Seconds to wait for the scheduler before giving up.", min=0.1))
+                              help="Seconds to wait for the scheduler before giving up.", min=0.1,
+                              callback=finite))
     return params
 
 

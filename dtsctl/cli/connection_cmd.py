@@ -56,7 +56,12 @@ def _read_argument(string: str | None) -> str | None:
     if sys.stdin.isatty():
         raise UsageError("'-' reads the connection string from standard input, but it is a terminal.",
                          hint="Pipe it in: echo \"$MY_CONNECTION_STRING\" | dtsctl connection validate -")
-    return sys.stdin.read().strip("\r\n")
+    try:
+        return sys.stdin.read().strip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        from dtsctl.errors import InvalidInput
+
+        raise InvalidInput(f"Cannot read the connection string from standard input: {exc}.") from None
 
 
 @command(app, "validate", target=True)
