@@ -139,6 +139,16 @@ class TestTaskHub:
         t = resolve(TargetArgs(connection_string=AZ), env_with(config_file))
         assert t.task_hub is None
 
+    def test_full_connection_string_flag_skips_the_profiles_file(self, config_file: Path) -> None:
+        # The current profile's values rank below -c and its task hub never moves to -c's endpoint,
+        # so the file is not read: a broken file or an unknown DTSCTL_PROFILE cannot get in the way.
+        config_file.parent.mkdir(parents=True)
+        config_file.write_text("[profiles.p\n")
+        t = resolve(TargetArgs(connection_string=ENV_CS), env_with(config_file, DTSCTL_PROFILE="zz"))
+        assert (t.task_hub, t.profile, t.overridden) == ("envhub", None, ())
+        with pytest.raises(ConfigFileError):
+            resolve(TargetArgs(connection_string=ENV_CS, profile="p"), env_with(config_file))
+
     def test_taskhub_name_overrides_default_emulator_hub(self, config_file: Path) -> None:
         t = resolve(TargetArgs(), env_with(config_file, TASKHUB_NAME="fn"))
         assert t.connection_source.layer is Layer.DEFAULT and t.task_hub == "fn"

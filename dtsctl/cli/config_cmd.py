@@ -57,25 +57,25 @@ def set_profile(
     from dtsctl.connection import validate
 
     profiles.check_profile_name(name)
-    config = _load()
-    existing = config.profiles.get(name)
     if connection_string is None and task_hub is None:
         raise UsageError("Nothing to set.", hint=f"dtsctl config set {name} --connection-string \"Endpoint=...;Authentication=...\" [--task-hub HUB]")
-    if existing is None and connection_string is None:
-        raise UsageError(f"Profile '{name}' does not exist yet, so it needs --connection-string.")
-    new_conn = connection_string if connection_string is not None else existing.connection_string
-    new_hub = task_hub if task_hub is not None else (existing.task_hub if existing else None)
-    result = validate(new_conn, task_hub=new_hub or None, task_hub_source=f"profile '{name}' task_hub", env=os.environ)
-    if not result.valid and not force:
-        for f in result.errors:
-            cx.finding(f)
-        raise InvalidInput(f"The connection string for profile '{name}' has {len(result.errors)} error(s); nothing was saved.",
-                           hint="Correct it ('dtsctl connection validate \"...\"' explains), or save anyway with --force.")
-    profile = profiles.Profile(name=name, connection_string=new_conn, task_hub=new_hub or None)
-    config.profiles[name] = profile
-    if use or config.current is None:
-        config.current = name
-    profiles.save(config)
+    # Read, change and write under the file's lock, so a parallel command's change is not lost.
+    with profiles.edit(paths.config_file()) as config:
+        existing = config.profiles.get(name)
+        if existing is None and connection_string is None:
+            raise UsageError(f"Profile '{name}' does not exist yet, so it needs --connection-string.")
+        new_conn = connection_string if connection_string is not None else existing.connection_string
+        new_hub = task_hub if task_hub is not None else (existing.task_hub if existing else None)
+        result = validate(new_conn, task_hub=new_hub or None, task_hub_source=f"profile '{name}' task_hub", env=os.environ)
+        if not result.valid and not force:
+            for f in result.errors:
+                cx.finding(f)
+            raise InvalidInput(f"The connection string for profile '{name}' has {len(result.errors)} error(s); nothing was saved.",
+                               hint="Correct it ('dtsctl connection validate \"...\"' explains), or save anyway with --force.")
+        profile = profiles.Profile(name=name, connection_string=new_conn, task_hub=new_hub or None)
+        config.profiles[name] = profile
+        if use or config.current is None:
+            config.current = name
     doc = _profile_doc(config, profile)
 
     def human(w: TextWriter) -> None:
@@ -90,10 +90,9 @@ def set_profile(
 @command(app, "use")
 def use_profile(cx: Cx, name: NameArg) -> None:
     """Make a profile the current one (used when no flag or environment variable says otherwise)."""
-    config = _load()
-    profile = config.get(name)
-    config.current = name
-    profiles.save(config)
+    with profiles.edit(paths.config_file()) as config:
+        profile = config.get(name)
+        config.current = name
     cx.emit(_profile_doc(config, profile), lambda w: w.line(f"Current profile: {name}"))
 
 
@@ -143,12 +142,11 @@ def show_profile(
 @command(app, "delete")
 def delete_profile(cx: Cx, name: NameArg) -> None:
     """Delete a profile (if it was current, no profile is current afterwards)."""
-    config = _load()
-    profile = config.get(name)
-    del config.profiles[name]
-    if config.current == name:
-        config.current = None
-    profiles.save(config)
+    with profiles.edit(paths.config_file()) as config:
+        profile = config.get(name)
+        del config.profiles[name]
+        if config.current == name:
+            config.current = None
     cx.emit({**profile.to_dict(), "deleted": True, "connection_string": None},
             lambda w: w.line(f"Deleted profile '{name}'."))
 

@@ -144,12 +144,25 @@ def _select_profile(args: TargetArgs, env: Mapping[str, str], config: profiles.C
     return None, None
 
 
+def _needs_profiles(args: TargetArgs) -> bool:
+    """Whether the profiles file can contribute anything.
+
+    With -c and no --profile it cannot: the flag's connection string outranks every profile, and a
+    profile selected by DTSCTL_PROFILE or current_profile sits at Layer.PROFILE, below the flag,
+    so its task_hub is never a dedicated setting for the flag's endpoint and is kept out of the
+    fallback (a profile's task hub is not attached to another endpoint). Not reading the file
+    then means a broken, hanging (FIFO) or missing file cannot break a fully specified command.
+    """
+    return args.connection_string is None or bool(args.profile)
+
+
 def resolve(args: TargetArgs, env: Mapping[str, str] | None = None) -> Target:
     """Build the Target. Raises NotFound for an unknown profile and ConfigFileError for a bad file."""
     env = os.environ if env is None else env
     config_path = paths.config_file(env)
-    config = profiles.load(config_path)
-    profile, profile_source = _select_profile(args, env, config)
+    profile, profile_source = None, None
+    if _needs_profiles(args):
+        profile, profile_source = _select_profile(args, env, profiles.load(config_path))
 
     # Every place a connection string may come from, highest precedence first.
     conn: list[Candidate] = []
