@@ -37,8 +37,12 @@ def require_valid(target: Target) -> None:
         return
     first = target.validation.errors[0]
     more = len(target.validation.errors) - 1
+    # A task hub from its own setting (--task-hub, TASKHUB_NAME, a profile) is named as the culprit.
+    hub_source = target.task_hub_source
+    culprit = (f"The task hub from {hub_source}" if first.key == "TaskHub" and hub_source is not None
+               and hub_source != target.connection_source else f"The connection string from {target.connection_source}")
     raise InvalidInput(
-        f"The connection string from {target.connection_source} is not usable: {first.message}"
+        f"{culprit} is not usable: {first.message}"
         + (f" (and {more} more error{'s' if more > 1 else ''})" if more else ""),
         hint=(f"{first.fix} " if first.fix else "") + "'dtsctl connection validate' lists every problem.",
     )

@@ -143,6 +143,10 @@ CASES = [
     ),
     Case("taskhub-name", "warning", "TaskHub", emu().replace("default", "my_hub"), emu().replace("default", "my-hub"), says=("TaskHub=my-hub",)),
     Case("taskhub-name", "warning", "TaskHub", EMU, EMU, kwargs={"task_hub": "ab"}, no_kwargs={"task_hub": "abc"}),
+    Case("taskhub-characters", "error", "TaskHub", EMU, EMU, kwargs={"task_hub": "ab\x1bcd", "task_hub_source": "--task-hub"},
+         no_kwargs={"task_hub": "ab cd"}, says=("'ab\\x1bcd' (from --task-hub)", "control character", "TaskHub=ab-cd")),
+    Case("taskhub-characters", "error", "TaskHub", emu().replace("default", "héllo"), emu().replace("default", "hello"),
+         says=("non-ASCII",)),
     Case(
         "taskhub-overridden",
         "info",
@@ -205,7 +209,7 @@ def test_every_code_has_a_case() -> None:
     """Every code rules.py can emit has a trigger and a close non-trigger above."""
     source = inspect.getsource(rules)
     emitted = set(re.findall(r'out\.add\(\s*"([a-z0-9-]+)"', source))
-    assert len(emitted) == 45
+    assert len(emitted) == 46
     assert emitted == {c.code for c in CASES}
 
 

@@ -139,6 +139,16 @@ class TestTaskHub:
         t = resolve(TargetArgs(connection_string=AZ), env_with(config_file))
         assert t.task_hub is None
 
+    def test_task_hub_sent_is_the_one_validated(self, config_file: Path) -> None:
+        # Surrounding whitespace is dropped from every source alike, so what the validator checks is
+        # what goes into the gRPC header; inside the name a control character is an error.
+        write_profiles(config_file, current="p", p={"connection_string": AZ, "task_hub": " prof\n"})
+        assert resolve(TargetArgs(), env_with(config_file)).task_hub == "prof"
+        t = resolve(TargetArgs(connection_string=AZ, task_hub=" flag\t"), env_with(config_file))
+        assert (t.task_hub, t.validation.valid) == ("flag", True)
+        t = resolve(TargetArgs(connection_string=AZ, task_hub="fl\tag"), env_with(config_file))
+        assert t.task_hub == "fl\tag" and "taskhub-characters" in {f.code for f in t.validation.errors}
+
     def test_full_connection_string_flag_skips_the_profiles_file(self, config_file: Path) -> None:
         # The current profile's values rank below -c and its task hub never moves to -c's endpoint,
         # so the file is not read: a broken file or an unknown DTSCTL_PROFILE cannot get in the way.

@@ -173,13 +173,14 @@ def resolve(args: TargetArgs, env: Mapping[str, str] | None = None) -> Target:
             return
         if profile.connection_string:
             conn.append(Candidate(profile.connection_string, profile_source))
-        if profile.task_hub:
-            hubs.append(Candidate(profile.task_hub, profile_source))
+        if profile.task_hub and profile.task_hub.strip():
+            hubs.append(Candidate(profile.task_hub.strip(), profile_source))
 
     if args.connection_string is not None:
         conn.append(Candidate(args.connection_string, Source(Layer.FLAG, "--connection-string")))
-    if args.task_hub:
-        hubs.append(Candidate(args.task_hub, Source(Layer.FLAG, "--task-hub")))
+    # Stripped like the variables below: the value sent is then the value the validator checked.
+    if args.task_hub and args.task_hub.strip():
+        hubs.append(Candidate(args.task_hub.strip(), Source(Layer.FLAG, "--task-hub")))
     add_profile_at(Layer.FLAG)
     for name in CONNECTION_ENV:
         if value := _env(env, name):

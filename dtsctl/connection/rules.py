@@ -27,6 +27,8 @@ from dtsctl.connection.suggest import canonical_auth, no_python_credential, norm
 from dtsctl.redact import excerpt, looks_secret
 
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# gRPC metadata values (the task hub header) must be printable ASCII.
+GRPC_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 TENANT_DOMAIN = re.compile(r"(?=.{4,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 
 AZ_ENDPOINT = "az durabletask scheduler show --resource-group <group> --name <scheduler> --query properties.endpoint -o tsv"
@@ -753,13 +755,25 @@ def _task_hub_findings(
             f"{_q(arg_hub, 64)}, which is the one used.",
             None,
         )
+    where = source_name if arg_hub else "TaskHub in the connection string"
+    cleaned = re.sub(r"[^a-zA-Z0-9-]+", "-", effective).strip("-")[:64]
+    if TASK_HUB_NAME.fullmatch(cleaned) and not looks_secret(effective):
+        fix = f"TaskHub={cleaned}"
+    else:
+        fix = "Use a name of 3 to 64 letters, digits or hyphens."
+    if not GRPC_HEADER_VALUE.fullmatch(effective):
+        # Every call carries the task hub in a gRPC header; gRPC refuses the call (and logs from C).
+        what = "a control character" if any(not c.isprintable() for c in effective) else "a non-ASCII character"
+        out.add(
+            "taskhub-characters",
+            "error",
+            K,
+            f"The task hub name {_q(effective, 64)} (from {where}) contains {what}, but the task hub travels "
+            "in a gRPC header, which carries printable ASCII only, so no call can name it.",
+            fix,
+        )
+        return effective
     if not TASK_HUB_NAME.fullmatch(effective):
-        where = source_name if arg_hub else "TaskHub in the connection string"
-        cleaned = re.sub(r"[^a-zA-Z0-9-]+", "-", effective).strip("-")[:64]
-        if TASK_HUB_NAME.fullmatch(cleaned) and not looks_secret(effective):
-            fix = f"TaskHub={cleaned}"
-        else:
-            fix = "Use a name of 3 to 64 letters, digits or hyphens."
         out.add(
             "taskhub-name",
             "warning",
