@@ -321,3 +321,32 @@ def test_bulk_abort_on_unreachable() -> None:
 def test_bulk_accounting_holds_for_any_size(n, concurrency) -> None:
     result = bulk.run(list(range(n)), lambda i: "skipped" if i % 3 == 0 else "done", concurrency=concurrency)
     assert result.done + result.skipped == n and result.failed == 0 and result.not_attempted == 0
+
+
+# ------------------------------------------------------------------------------- purge by filter
+
+@given(st.integers(0, 50), st.integers(0, 80), st.one_of(st.none(), st.integers(0, 60)), st.booleans())
+def test_purge_by_filter_counts_always_add_up(confirmed, deleted, remaining, counted_after) -> None:
+    from dtsctl.instances.filter_purge import Outcome
+
+    assume(not counted_after or remaining is not None)  # counting afterwards always yields a number
+    counts = Outcome(confirmed=confirmed, deleted=deleted, remaining=remaining, counted_after=counted_after).counts()
+    assert counts["done"] + counts["skipped"] + counts["not_attempted"] == confirmed
+    assert min(counts.values()) >= 0
+    if not counted_after and remaining is None:  # every answer came: the scheduler's own number, split
+        assert counts["done"] + counts["deleted_unconfirmed"] == deleted and counts["not_attempted"] == 0
+    if remaining is not None:
+        assert counts["not_attempted"] == min(remaining, confirmed)
+
+
+def test_the_span_covers_every_confirmed_instance_and_no_later_one() -> None:
+    from dtsctl.instances.filter_purge import Span
+
+    times = [NOW + timedelta(microseconds=d) for d in (5, 0, 17)]
+    span = Span.of(times)
+    assert span.start == NOW and span.end == NOW + timedelta(microseconds=18)
+    flt = span.filter
+    assert all(flt.created_after <= t < flt.created_before for t in times)
+    assert Span.of([]) is None and Span.of([NOW, None]) is None
+    start, end = span.bounds()  # for --created-after/--created-before: rounded outwards
+    assert start == "2025-03-01T12:00:00.000Z" and end == "2025-03-01T12:00:00.001Z"

@@ -555,14 +555,39 @@ def _bulk_report(cx: Cx, doc: dict[str, Any]) -> None:
             w.line(f"{verb} {doc['done']} of {doc['matched']} matching instance{'s' if doc['matched'] != 1 else ''} "
                    f"({counts}" + (f", {doc['not_attempted']} not attempted" if doc["not_attempted"] else "")
                    + f") in {doc['seconds']:.1f}s.", colour="red" if doc["failed"] else "green")
+        if doc.get("counted_after"):
+            w.line(f"  The scheduler's answer did not come: these numbers were counted afterwards ({doc['done']} gone, "
+                   f"{doc['not_attempted']} still there; the scheduler may still be deleting them).", colour="yellow")
+        if doc.get("deleted_unconfirmed"):
+            w.line(f"  The scheduler also deleted {doc['deleted_unconfirmed']} instance(s) that were not confirmed.",
+                   colour="red", bold=True)
         for failure in doc["failures"]:
             w.line(f"  failed: {failure['instance_id']}: {failure['error']}", colour="red")
 
     cx.emit(doc, human)
 
 
+def _purge_confirmed_by_filter(cx: Cx, conn, act: list[tuple[str, str, Any]], statuses: list[str],
+                               cancel: threading.Event):
+    """The scheduler's one-call purge when it can reach only the confirmed instances (see
+    dtsctl.instances.filter_purge), else None: the caller purges them one by one."""
+    from dtsctl.instances import filter_purge
+
+    confirmed = {i for i, _, _ in act}
+    span, why_not = filter_purge.closed_span(conn, confirmed, (c for _, _, c in act))
+    if span is None:
+        cx.note(f"purging them one by one: {why_not}")
+        return None
+    return filter_purge.purge_span(
+        conn, span, confirmed, statuses, cancel=cancel,
+        on_call=lambda: cx.note(f"purging the {len(confirmed)} confirmed instances with one call to the scheduler "
+                                f"(its filter narrowed to {span.describe()}, where there are no others)"))
+
+
 def _bulk(cx: Cx, action: str, flt, *, yes: bool, dry_run: bool, concurrency: int, rps: float | None,
-          per_item: Callable[[Any, str, str], Any], server_purge: Callable[[Any], int] | None = None) -> None:
+          per_item: Callable[[Any, str, str], Any], purge_statuses: list[str] | None = None) -> None:
+    """List the matches, confirm, act on exactly those. `purge_statuses`: a purge that may use the
+    scheduler's own filter call (with these statuses) when only the confirmed instances can match it."""
     from dtsctl.errors import Unauthorized, Unreachable
     from dtsctl.instances import bulk, service
 
@@ -570,70 +595,73 @@ def _bulk(cx: Cx, action: str, flt, *, yes: bool, dry_run: bool, concurrency: in
         raise UsageError(f"Give an instance ID to {action}, or filters to {action} every match "
                          "(--status, --created-after, --created-before, --prefix, --name).")
     with _connected(cx, action=f"{action} instances") as conn:
-        matches = [(r.instance_id, r.runtime_status) for r in service.iter_instances(conn, flt, payloads=False)]
-        act = [(i, s) for i, s in matches if service.skip_reason(action, s) is None]
+        matches = [(r.instance_id, r.runtime_status, r.created_at)
+                   for r in service.iter_instances(conn, flt, payloads=False)]
+        act = [m for m in matches if service.skip_reason(action, m[1]) is None]
         skipped = len(matches) - len(act)
         doc: dict[str, Any] = {
             "action": action, "filter": flt.to_dict(), "dry_run": dry_run,
-            "server_side": server_purge is not None, "matched": len(matches),
-            "instance_ids": [i for i, _ in matches[:20]], "done": 0, "failed": 0, "skipped": skipped,
+            "server_side": purge_statuses is not None, "matched": len(matches),
+            "instance_ids": [m[0] for m in matches[:20]], "done": 0, "failed": 0, "skipped": skipped,
             "not_attempted": 0, "interrupted": False, "failures": [], "seconds": 0.0,
         }
+        if action == "purge":
+            doc.update(counted_after=False, deleted_unconfirmed=0)
         if not matches:
             cx.note(f"no instances match ({flt.describe()}) in task hub '{conn.task_hub}'")
             _bulk_report(cx, doc)
             return
-        sample = ", ".join(i for i, _ in matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
+        sample = ", ".join(m[0] for m in matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
         reasons: dict[str, int] = {}
-        for _, s in matches:
-            r = service.skip_reason(action, s)
+        for m in matches:
+            r = service.skip_reason(action, m[1])
             if r:
                 reasons[r] = reasons.get(r, 0) + 1
         skip_text = ("; skipped: " + ", ".join(f"{n} {r}" for r, n in reasons.items())) if reasons else ""
         cx.note(f"{len(matches)} instance{'s' if len(matches) != 1 else ''} match ({flt.describe()}): {sample}{skip_text}")
-        if dry_run:
-            _bulk_report(cx, doc)
-            return
-        if not act:
+        if dry_run or not act:
             _bulk_report(cx, doc)
             return
         if not yes:
             _confirm(cx, action, len(act))
-        if server_purge is not None:
-            import time
-
-            began = time.monotonic()
-            try:
-                doc["done"] = server_purge(conn)
-            except KeyboardInterrupt:
-                doc["interrupted"] = True
-                cx.note("interrupted while the scheduler purged; 'dtsctl instance list' shows what is left")
-            doc["seconds"] = round(time.monotonic() - began, 3)
-            _bulk_report(cx, doc)
-            if doc["interrupted"]:
-                raise typer.Exit(int(ExitCode.INTERRUPTED))
-            return
         from dtsctl import scheduler
 
-        def one(item: tuple[str, str]) -> str:
-            instance_id, status = item
+        def one(item: tuple[str, str, Any]) -> str:
+            instance_id, status, _ = item
             result = scheduler.call(per_item, conn, conn, instance_id, status, instance_id=instance_id,
                                     action=f"{action} {instance_id}")
             return result.outcome if result is not None else "done"
 
         cancel = threading.Event()
-        view = _ProgressView(cx, action, len(act))
-        try:
-            with _ctrl_c_stops(cx, cancel):
-                result = bulk.run(act, one, concurrency=concurrency, rps=rps, cancel=cancel, on_progress=view,
-                                  skip_on=(service.NotApplicable,), abort_on=(Unreachable, Unauthorized),
-                                  key=lambda item: item[0])
-        finally:
-            view.close()
-        doc.update(done=result.done, failed=result.failed, skipped=skipped + result.skipped,
-                   not_attempted=result.not_attempted, interrupted=result.interrupted,
-                   failures=[{"instance_id": i, "error": e} for i, e in result.failures],
-                   seconds=round(result.seconds, 3))
+        with _ctrl_c_stops(cx, cancel):
+            outcome = (_purge_confirmed_by_filter(cx, conn, act, purge_statuses, cancel)
+                       if purge_statuses is not None else None)
+            if outcome is None:
+                doc["server_side"] = False
+                view = _ProgressView(cx, action, len(act))
+                try:
+                    result = bulk.run(act, one, concurrency=concurrency, rps=rps, cancel=cancel, on_progress=view,
+                                      skip_on=(service.NotApplicable,), abort_on=(Unreachable, Unauthorized),
+                                      key=lambda item: item[0])
+                finally:
+                    view.close()
+    if outcome is not None:
+        counts = outcome.counts()
+        doc.update(done=counts["done"], skipped=skipped + counts["skipped"], not_attempted=counts["not_attempted"],
+                   deleted_unconfirmed=counts["deleted_unconfirmed"], counted_after=outcome.counted_after,
+                   interrupted=outcome.interrupted, seconds=round(outcome.seconds, 3))
+        _bulk_report(cx, doc)
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.interrupted:
+            raise typer.Exit(int(ExitCode.INTERRUPTED))
+        if counts["deleted_unconfirmed"]:
+            raise typer.Exit(int(ExitCode.FAILED))
+        return
+    doc.update(done=result.done, failed=result.failed, skipped=skipped + result.skipped,
+               not_attempted=result.not_attempted, interrupted=result.interrupted,
+               failures=[{"instance_id": i, "error": e} for i, e in result.failures],
+               seconds=round(result.seconds, 3))
     _bulk_report(cx, doc)
     if result.aborted is not None:
         raise result.aborted
@@ -783,19 +811,21 @@ def purge(
     concurrency: Concurrency = 32,
     rps: Rps = None,
 ) -> None:
-    """Delete an ended instance and its history for good (or every ended match). With only --status and
-    --created-* filters the scheduler purges them in one call."""
+    """Delete an ended instance and its history for good (or every ended match, exactly the ones listed).
+    With only --status and --created-* filters, one call to the scheduler purges them when it can reach
+    no other instance; else one call per instance."""
     from dtsctl.instances import service
 
     flt = _filter(status, created_after, created_before, prefix, name)
     if instance_id is not None:
         _single(cx, instance_id, flt, dry_run, lambda conn: service.purge(conn, instance_id, recursive=recursive))
         return
-    server = None
-    if flt.server_side_purge and rps is None:
-        server = lambda conn: service.purge_by_filter(conn, flt, recursive=recursive)  # noqa: E731
+    # One filter call can only express status and created time; --rps asks for a pace, and
+    # --recursive for sub-orchestrations that were never listed: those go one by one.
+    by_filter = list(flt.statuses) if flt.server_side_purge and rps is None and not recursive else None
     _bulk(cx, "purge", flt, yes=yes, dry_run=dry_run, concurrency=concurrency, rps=rps,
-          per_item=lambda conn, i, s: service.purge(conn, i, recursive=recursive, status=s), server_purge=server)
+          per_item=lambda conn, i, s: service.purge(conn, i, recursive=recursive, status=s),
+          purge_statuses=by_filter)
 
 
 @command(app, "restart", target=True, timeout=10.0)

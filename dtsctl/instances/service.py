@@ -460,22 +460,6 @@ def purge(conn: scheduler.Connection, instance_id: str, *, recursive: bool = Fal
     return ActionResult("purge", instance_id, "done", f"Purged {instance_id}{more}.", extra)
 
 
-def purge_by_filter(conn: scheduler.Connection, flt: InstanceFilter, *, recursive: bool = False) -> int:
-    """The scheduler's own bulk purge (PurgeInstances with a filter): created range and statuses.
-    Only ended instances are purged; returns how many were deleted."""
-    statuses = [s for s in (flt.statuses or sorted(TERMINAL)) if s in TERMINAL]
-    if not statuses:
-        return 0
-    pb = _pb()
-    purge_filter = pb.PurgeInstanceFilter(
-        createdTimeFrom=_timestamp(flt.created_after),
-        createdTimeTo=_timestamp(flt.created_before),
-        runtimeStatus=[status_value(s) for s in statuses],
-    )
-    res = _stub(conn).PurgeInstances(pb.PurgeInstancesRequest(purgeInstanceFilter=purge_filter, recursive=recursive))
-    return res.deletedInstanceCount
-
-
 # What a bulk action does with an instance in a given state: None = act, else why it is skipped.
 def skip_reason(action: str, status: str) -> str | None:
     if action == "terminate":
