@@ -21,6 +21,12 @@ from dtsctl.errors import DtsctlError, InvalidInput, NotFound, OperationFailed, 
 
 DEFAULT_TIMEOUT = 10.0
 TASK_HUB_NOT_FOUND = "Task hub not found"
+# The largest answer the client accepts (gRPC's default is 4 MiB, less than one instance can weigh).
+# Every payload reaches a scheduler in one gRPC message, which servers cap at 4 MiB by default (DTS
+# documents a lower payload ceiling, about 1 MiB), and an instance record carries at most four of them
+# (input, output, custom status, failure details): 16 MiB holds the largest single record. A page of
+# many records can still be bigger: the instance listing halves its page size when that happens.
+MAX_RECEIVE_BYTES = 16 * 1024 * 1024
 
 # Calls that change nothing: safe to send again after UNAVAILABLE.
 READ_ONLY = frozenset({
@@ -135,10 +141,11 @@ def _grpc_address(target: Target) -> tuple[str, bool]:
     return f"{host}:{fields.port}", bool(fields.tls)
 
 
-def open_client(target: Target, timeout: float | None = None) -> Connection:
+def open_client(target: Target, timeout: float | None = None, *, max_receive_bytes: int | None = None) -> Connection:
     """The SDK's DurableTaskSchedulerClient for this target (validated first)."""
     require_valid(target)
     from durabletask.azuremanaged.client import DurableTaskSchedulerClient
+    from durabletask.grpc_options import GrpcChannelOptions
 
     from dtsctl.credentials import build_credential
 
@@ -150,6 +157,7 @@ def open_client(target: Target, timeout: float | None = None) -> Connection:
         taskhub=target.task_hub,
         token_credential=build_credential(target.fields),
         interceptors=[_interceptor(timeout)],
+        channel_options=GrpcChannelOptions(max_receive_message_length=max_receive_bytes or MAX_RECEIVE_BYTES),
         logger=sdk_logger("client"),
     )
     return Connection(target=target, timeout=timeout, client=client)
@@ -219,9 +227,21 @@ def translate(exc: BaseException, conn: Connection, *, instance_id: str | None =
         )
     if code == codes.INVALID_ARGUMENT:
         return InvalidInput(f"The scheduler rejected the request: {details}.")
+    if too_large(exc):
+        return OperationFailed(f"Could not {action}: the scheduler's answer is larger than dtsctl accepts ({details}).",
+                               hint="Ask for less at once: a narrower filter, or --limit.")
     if code == codes.UNIMPLEMENTED:
         return OperationFailed(f"This scheduler does not support this operation ({details or 'UNIMPLEMENTED'}).")
     return OperationFailed(f"Could not {action} at {where}: {code.name}: {details}.")
+
+
+def too_large(exc: BaseException) -> bool:
+    """The answer exceeded the client's receive limit (not the scheduler throttling: that is
+    RESOURCE_EXHAUSTED too, with other details)."""
+    import grpc
+
+    return (isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            and "larger than max" in (exc.details() or "").lower())
 
 
 def instance_not_found(instance_id: str, conn: Connection) -> NotFound:
@@ -233,11 +253,11 @@ def instance_not_found(instance_id: str, conn: Connection) -> NotFound:
 
 @contextmanager
 def connected(target: Target, timeout: float | None = None, *, action: str = "call the scheduler",
-              instance_id: str | None = None) -> Iterator[Connection]:
+              instance_id: str | None = None, max_receive_bytes: int | None = None) -> Iterator[Connection]:
     """Open a client, and translate whatever escapes the block into dtsctl's errors."""
     import grpc
 
-    conn = open_client(target, timeout)
+    conn = open_client(target, timeout, max_receive_bytes=max_receive_bytes)
     try:
         yield conn
     except DtsctlError:

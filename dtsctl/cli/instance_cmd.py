@@ -155,6 +155,10 @@ def _record_text(w: TextWriter, rec, *, history=None) -> None:
     if rec.parent_instance_id:
         pairs.append(("Parent instance", rec.parent_instance_id))
     w.kv(pairs)
+    if rec.payloads_omitted:
+        w.line()
+        w.line("Input, output, custom status:", bold=True)
+        w.line(f"  not shown: {rec.payloads_omitted}", colour="yellow")
     for label, value in (("Input", rec.input), ("Output", rec.output), ("Custom status", rec.custom_status)):
         if value is not None:
             w.line()

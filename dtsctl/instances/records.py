@@ -182,13 +182,16 @@ class InstanceRecord:
     scheduled_start_at: datetime | None = None
     parent_instance_id: str | None = None
     execution_id: str | None = None
+    # Why input, output and custom status are missing although they were asked for (too large to
+    # receive); a JSON record then carries it as "payloads_omitted".
+    payloads_omitted: str | None = None
 
     @property
     def terminal(self) -> bool:
         return self.runtime_status in TERMINAL
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "instance_id": self.instance_id,
             "name": self.name,
             "runtime_status": self.runtime_status,
@@ -200,6 +203,9 @@ class InstanceRecord:
             "failure_details": self.failure_details.to_dict() if self.failure_details else None,
             "tags": dict(self.tags),
         }
+        if self.payloads_omitted:
+            doc["payloads_omitted"] = self.payloads_omitted
+        return doc
 
     @classmethod
     def from_pb(cls, state: Any) -> InstanceRecord:

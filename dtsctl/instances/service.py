@@ -97,12 +97,39 @@ def _stub(conn: scheduler.Connection):
 
 # ------------------------------------------------------------------------------------------ read
 
+def _omitted(exc: Any) -> str:
+    import re
+
+    sizes = re.search(r"larger than max \((\d+) vs\. (\d+)\)", exc.details() or "")
+    if not sizes:
+        return "too large to receive"
+    got, limit = (int(n) / (1024 * 1024) for n in sizes.groups())
+    return f"too large to receive ({got:.1f} MiB with them; dtsctl accepts {limit:.1f} MiB at once)"
+
+
 def get_state(conn: scheduler.Connection, instance_id: str, *, payloads: bool = True) -> InstanceRecord | None:
+    """The instance, or None. When its payloads make the answer too large to receive, the record
+    comes without them and says so (`payloads_omitted`) instead of failing."""
     pb = _pb()
-    res = _stub(conn).GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=payloads))
+    omitted = None
+    try:
+        res = _stub(conn).GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=payloads))
+    except Exception as exc:
+        if not (payloads and scheduler.too_large(exc)):
+            raise
+        omitted = _omitted(exc)
+        res = _stub(conn).GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=False))
     if not res.exists:
         return None
-    return InstanceRecord.from_pb(res.orchestrationState)
+    return _record(res.orchestrationState, omitted)
+
+
+def _record(state: Any, omitted: str | None) -> InstanceRecord:
+    record = InstanceRecord.from_pb(state)
+    if omitted:
+        record.input = record.output = record.custom_status = None
+        record.payloads_omitted = omitted
+    return record
 
 
 def get(conn: scheduler.Connection, instance_id: str, *, payloads: bool = True, enrich: bool = False) -> InstanceRecord:
@@ -171,19 +198,40 @@ def _matches(flt: InstanceFilter, record: InstanceRecord) -> bool:
     return True
 
 
+def _page(conn: scheduler.Connection, flt: InstanceFilter, *, size: int, payloads: bool, token: Any):
+    """One QueryInstances page, as (response, page size used, why payloads were left out or None).
+    An answer too large to receive is asked again for half as many instances, down to one; one
+    instance too large with its payloads comes without them."""
+    while True:
+        try:
+            return _stub(conn).QueryInstances(_query(flt, size=size, payloads=payloads, token=token)), size, None
+        except Exception as exc:
+            if not scheduler.too_large(exc) or (size == 1 and not payloads):
+                raise
+            if size > 1:
+                size //= 2
+                continue
+            omitted = _omitted(exc)
+            res = _stub(conn).QueryInstances(_query(flt, size=1, payloads=False, token=token))
+            return res, 1, omitted
+
+
 def iter_instances(conn: scheduler.Connection, flt: InstanceFilter, *, limit: int | None = None,
                    payloads: bool = False, page_size: int | None = None) -> Iterator[InstanceRecord]:
     """Matching instances, page after page (QueryInstances with continuation tokens), holding
-    one page at a time; stops after `limit` when given."""
+    one page at a time; stops after `limit` when given. The page size adapts: halved while an
+    answer is too large to receive, doubled again (up to the size asked for) after each page."""
     if limit is not None and limit <= 0:
         return
-    size = page_size or (min(limit, PAGE_SIZE) if limit and not flt.name else PAGE_SIZE)
+    wanted = page_size or (min(limit, PAGE_SIZE) if limit and not flt.name else PAGE_SIZE)
+    size = wanted
     token = None
     count = 0
     while True:
-        res = _stub(conn).QueryInstances(_query(flt, size=size, payloads=payloads, token=token))
+        res, used, omitted = _page(conn, flt, size=size, payloads=payloads, token=token)
+        size = min(wanted, used * 2) if used < wanted else wanted
         for state in res.orchestrationState:
-            record = InstanceRecord.from_pb(state)
+            record = _record(state, omitted)
             if not _matches(flt, record):
                 continue
             yield record
@@ -261,10 +309,11 @@ def wait(conn: scheduler.Connection, instance_id: str, *, until: str = "completi
         try:
             res = method(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True), timeout=left)
         except grpc.RpcError as exc:
-            # The wait ran out, or the server dropped it (restarting, shutting down): read the
-            # instance again (read-only, so retried while the server is unavailable) and go on.
+            # The wait ran out, or the server dropped it (restarting, shutting down), or its answer
+            # was too large: read the instance again (read-only, so retried while the server is
+            # unavailable; without payloads when they are too large) and go on.
             if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE,
-                                  grpc.StatusCode.CANCELLED):
+                                  grpc.StatusCode.CANCELLED) and not scheduler.too_large(exc):
                 raise
             record = get(conn, instance_id, payloads=True)
             continue
