@@ -1,5 +1,6 @@
-"""What instance commands print when things go wrong: big payloads that neither break a listing
-nor a `show`."""
+"""What instance commands print when things go wrong: nothing on stdout when a listing fails (never
+an empty array that reads as "no instances"), an open array when it fails midway, and big payloads
+that neither break a listing nor a `show`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,49 @@ from test_instance_purge import DTSCTL, Proxy, since
 pytestmark = pytest.mark.timeout(120)
 
 FORMATS = ["json", "jsonl", "ids", "text"]
+
+
+# ------------------------------------------------------------------------------ failed listings
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_listing_that_fails_prints_nothing_on_stdout(hub: Hub, fmt: str) -> None:
+    unknown_hub = hub.cs.replace(f"TaskHub={HUB}", "TaskHub=nohub")
+    unreachable = f"Endpoint=http://localhost:{free_port()};Authentication=None;TaskHub={HUB}"
+    for cs, code in ((unknown_hub, 3), (unreachable, 4)):
+        for extra in ((), ("--all",)):
+            r = invoke("instance", "list", *extra, "-o", fmt, "--timeout", "0.5", "-c", cs)
+            assert r.exit_code == code, r.stderr
+            assert r.stdout == "", (fmt, extra, r.stdout)
+            assert "error:" in r.stderr and "no instances" not in r.stderr
+    empty = invoke("instance", "list", "--prefix", unique("none"), "-o", fmt, "-c", hub.cs)
+    assert empty.exit_code == 0
+    assert empty.stdout == ("[]\n" if fmt == "json" else "")  # success with no match: an empty array
+
+
+def test_a_json_array_cut_short_is_left_open(hub: Hub) -> None:
+    iid = unique("cut") + "w"
+    hub.client.schedule_new_orchestration(waiter, instance_id=iid)
+    hub.until(lambda: hub.status(iid) == "RUNNING")
+    proxy = Proxy(hub.address, one_way_ms=1)
+    proc = subprocess.Popen([DTSCTL, "instance", "history", iid, "--follow", "-o", "json", "--timeout", "2",
+                             "-c", proxy.cs(HUB)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline() + proc.stdout.readline()  # "[" and the first event: the array is open
+        assert first.startswith("[\n") and "OrchestratorStarted" in first, first
+        proxy.stop()  # the connection is gone before the instance ends
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proxy.stop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 4, err
+    text = first + out
+    assert "]" not in text.splitlines()[-1]
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)  # a parser refuses it: a part is not taken for the whole
+    assert "error: " in err
+    hub.client.raise_orchestration_event(iid, "go")
 
 
 # ----------------------------------------------------------------------------------- big payloads

@@ -230,18 +230,29 @@ class _JsonArray:
 
 
 def _emit_stream(cx: Cx, docs: Iterable[Any]) -> None:
-    """JSON as one (streamed) array, JSON lines one per line."""
+    """JSON as one (streamed) array, JSON lines one per line.
+
+    Nothing is written before the first document has arrived (or the listing has ended): a command
+    that fails first leaves stdout empty, never an empty array that reads as "no instances". One
+    that fails after some documents leaves the array open, so that a JSON parser rejects the
+    output instead of taking part of the list for all of it; stderr and the exit code say why."""
     if cx.output.value == "jsonl":
         from dtsctl.output.render import emit_jsonl
 
         emit_jsonl(docs)
         return
-    array = _JsonArray()
+    array: _JsonArray | None = None
     try:
         for doc in docs:
+            if array is None:
+                array = _JsonArray()
             array.add(doc)
-    finally:
-        array.close()
+    except Exception as exc:
+        if array is not None and not isinstance(exc, OSError):
+            sys.stdout.write("\n")  # the error goes to stderr on a line of its own
+            sys.stdout.flush()
+        raise
+    (array or _JsonArray()).close()
 
 
 def _parse_tags(values: list[str] | None) -> dict[str, str]:
