@@ -1,6 +1,6 @@
 """What instance commands print when things go wrong: nothing on stdout when a listing fails (never
-an empty array that reads as "no instances"), an open array when it fails midway, and big payloads
-that neither break a listing nor a `show`."""
+an empty array that reads as "no instances"), an open array when it fails midway, big payloads
+that neither break a listing nor a `show`, and input that names nothing or is not a number."""
 
 from __future__ import annotations
 
@@ -133,3 +133,27 @@ def test_show_says_when_the_payloads_are_too_large(hub: Hub, monkeypatch: pytest
     assert "Input, output, custom status:\n  not shown: too large to receive (1.4 MiB with them" in text.stdout
     listed = invoke("instance", "list", "--prefix", iid, "-o", "jsonl", "-c", hub.cs)
     assert listed.exit_code == 0 and "payloads_omitted" in json.loads(listed.stdout)
+
+
+# ------------------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("rps", ["nan", "NaN", "inf", "-inf", "Infinity"])
+def test_a_rate_that_is_not_a_number_is_refused(hub: Hub, rps: str) -> None:
+    prefix = unique("rps")
+    hub.start_waiters(prefix, 1)
+    r = invoke("instance", "terminate", "--prefix", prefix, "--yes", "--rps", rps, "-c", hub.cs)
+    assert r.exit_code == 2 and "--rps" in r.stderr, r.stderr
+    assert hub.statuses(prefix) == {"RUNNING": 1}  # nothing was terminated
+    hub.dts("terminate", "--prefix", prefix, "--yes")
+
+
+def test_an_empty_name_or_id_is_refused(hub: Hub) -> None:
+    after = since()
+    iid = unique("empty") + "1"
+    for args in (["start", "", "--id", iid], ["start", " ", "--id", iid], ["start", "chain", "--id", ""],
+                 ["show", ""], ["history", ""], ["wait", ""], ["terminate", ""], ["purge", ""], ["suspend", ""],
+                 ["restart", ""], ["rewind", ""], ["raise-event", "", "go"]):
+        r = hub.dts(*args)
+        assert r.exit_code == 2, (args, r.stdout, r.stderr)
+        assert "empty" in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    assert hub.dts("list", "--created-after", after, "--count").stdout.strip() == "0"  # nothing was started

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from dtsctl.cli.common import Cx, ListFormat, command, group
+from dtsctl.cli.common import Cx, ListFormat, command, finite, group
 from dtsctl.errors import ExitCode, OperationFailed, UsageError
 from dtsctl.output.render import TextWriter
 
@@ -37,8 +37,19 @@ STATUS_COLOURS = {
 VERBS = {"terminate": "Terminated", "suspend": "Suspended", "resume": "Resumed", "purge": "Purged",
          "raise-event": "Raised the event on"}
 
-InstanceId = Annotated[str, typer.Argument(metavar="ID", help="The instance id.", show_default=False)]
-OptionalId = Annotated[Optional[str], typer.Argument(metavar="[ID]", 
+
+
+def _not_blank(value: str | None) -> str | None:
+    """Typer callback: an empty (or all-blank) id or name names nothing; refused (exit 2) rather than
+    sent (an empty --id would quietly become a random one, an empty name a start nobody runs)."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("it is empty.")
+    return value
+
+
+InstanceId = Annotated[str, typer.Argument(metavar="ID", help="The instance id.", show_default=False,
+                                           callback=_not_blank)]
+OptionalId = Annotated[Optional[str], typer.Argument(metavar="[ID]", callback=_not_blank,
     help="The instance id. Leave it out and give filters to act on every matching instance.", show_default=False)]
 
 
@@ -64,7 +75,7 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Only say how many insta
                                       rich_help_panel=BULK_PANEL)]
 Concurrency = Annotated[int, typer.Option(help="Calls in flight at once.", min=1, max=256, rich_help_panel=BULK_PANEL)]
 Rps = Annotated[Optional[float], typer.Option("--rps", help="At most this many calls per second.", min=0.01,
-                                              show_default=False, rich_help_panel=BULK_PANEL)]
+                                              callback=finite, show_default=False, rich_help_panel=BULK_PANEL)]
 Reason = Annotated[Optional[str], typer.Option(help="Why (recorded in the instance's history).", show_default=False)]
 
 
@@ -307,9 +318,11 @@ def _emit_timeout(cx: Cx, exc) -> None:
 @command(app, "start", target=True, timeout=60.0)
 def start(
     cx: Cx,
-    name: Annotated[str, typer.Argument(help="The orchestration's name, as the worker registered it.", show_default=False)],
+    name: Annotated[str, typer.Argument(help="The orchestration's name, as the worker registered it.", show_default=False,
+                                        callback=_not_blank)],
     input: Annotated[Optional[str], typer.Option("--input", "-i", help=f"Input: {PAYLOAD_FORMS}.", show_default=False)] = None,
-    instance_id: Annotated[Optional[str], typer.Option("--id", help="Instance id (default: a new random one).", show_default=False)] = None,
+    instance_id: Annotated[Optional[str], typer.Option("--id", help="Instance id (default: a new random one).", show_default=False,
+                                                       callback=_not_blank)] = None,
     version: Annotated[Optional[str], typer.Option(help="Orchestration version.", show_default=False)] = None,
     start_at: Annotated[Optional[str], typer.Option(help="Start later: ISO 8601, or a delay such as +10m.", show_default=False)] = None,
     tag: Annotated[Optional[list[str]], typer.Option("--tag", help="KEY=VALUE tag (repeatable).", show_default=False)] = None,
@@ -720,6 +733,8 @@ def raise_event(
     if len(args) > 2:
         raise UsageError(f"raise-event takes ID and EVENT (or EVENT with filters), not {len(args)} arguments.")
     instance_id, event = (args[0], args[1]) if len(args) == 2 else (None, args[0])
+    if instance_id is not None and not instance_id.strip():
+        raise UsageError("The instance id is empty.")
     if not event.strip():
         raise UsageError("The event name is empty.")
     data_json = payload.read_payload(data, "--data")
