@@ -27,6 +27,11 @@ def _server_pids(state: Path) -> list[int]:
     return pids
 
 
+def _emulator_folders(state: Path) -> list[Path]:
+    """The emulators' folders (the lock files' folder, local/.locks, stays by design)."""
+    return [p for p in state.glob("local/*") if p.name != ".locks"]
+
+
 @pytest.fixture
 def state(tmp_path: Path):
     """An isolated DTSCTL_STATE_DIR; any emulator left in it is removed (and killed) afterwards."""
@@ -34,7 +39,7 @@ def state(tmp_path: Path):
     env = {"DTSCTL_STATE_DIR": str(folder)}
     yield folder, env
     pids = _server_pids(folder)
-    for path in folder.glob("local/*"):
+    for path in _emulator_folders(folder):
         run_dtsctl("emulator", "down", "--name", path.name, "--engine", "local", env=env)
     for pid in pids:
         if pid_alive(pid):
@@ -42,7 +47,7 @@ def state(tmp_path: Path):
 
 
 def _nothing_left(folder: Path, env: dict[str, str]) -> None:
-    assert not list(folder.glob("local/*")), list(folder.glob("local/*"))
+    assert not _emulator_folders(folder), _emulator_folders(folder)
     status = run_dtsctl("emulator", "status", "--engine", "local", "-o", "json", env=env)
     assert status.returncode == 1 and json.loads(status.stdout)["status"] == "absent"
 
@@ -159,4 +164,4 @@ def test_demo_uses_another_emulator_answering_on_the_port_and_never_touches_it(s
         assert doc["emulator"]["action"] == "external" and doc["emulator"]["engine"] is None
         assert doc["emulator"]["left"] == "running" and other.serving
         assert f"an emulator already answers on http://localhost:{other.grpc_port}" in r.stderr
-    assert not list(folder.glob("local/*"))
+    assert not _emulator_folders(folder)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -115,6 +116,43 @@ def test_container_that_never_answers_times_out_and_is_removed(name: str, standi
     assert r.returncode == 4
     assert "did not become ready within 2s" in r.stderr and "Hello" in r.stderr
     assert not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+
+
+def test_two_ups_of_one_name_from_two_machines_never_remove_the_winner(name: str, standin_image: str, local_registry,
+                                                                      docker_client, tmp_path) -> None:
+    """Two `up` that share no state folder (two users, two machines on one Docker Engine) race
+    to create one container name: Docker refuses the second create (409 Conflict). The loser says
+    so (or finds it running), and never removes the container the winner made. `--pull always`
+    (from a registry on 127.0.0.1) keeps both busy between looking for the name and creating it."""
+    import os
+    import subprocess
+    import sys
+
+    ref = local_registry.push(docker_client.images.get(standin_image), "dts/dts-emulator", f"r{uuid.uuid4().hex[:6]}")
+    exe = str(Path(sys.executable).with_name("dtsctl"))
+    conflicts = 0
+    for round_ in range(3):
+        args = [exe, "emulator", "up", "--engine", "docker", "--name", name, "--image", ref,
+                "--pull", "always", "--port", str(free_port()), "--dashboard-port", str(free_port())]
+        procs = [subprocess.Popen(args, env={**os.environ, "DTSCTL_STATE_DIR": str(tmp_path / f"m{i}-{round_}")},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        results = [(p.wait(120), *p.communicate()) for p in procs]
+        assert sorted(code for code, *_ in results) in ([0, 0], [0, 1]), (round_, results)
+        for code, out, err in results:
+            assert "Traceback" not in err and "unexpected" not in err, err
+            if code == 1:
+                conflicts += 1
+                assert "already exists: another command created it at the same moment" in err, err
+                assert "docker rm" not in err  # the hint must not tell the loser to remove the winner's
+            else:
+                assert "is up and ready" in out or "already running" in out or "started again" in out, out
+        containers = docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+        assert len(containers) == 1 and containers[0].status == "running", (round_, results)
+        status = run_dtsctl("emulator", "status", "--engine", "docker", "--name", name, "-o", "json")
+        assert status.returncode == 0 and json.loads(status.stdout)["ready"] is True
+        assert run_dtsctl("emulator", "down", "--engine", "docker", "--name", name).returncode == 0
+        assert not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+    assert conflicts >= 1  # the race was run, not just one `up` after the other
 
 
 def test_unreachable_engine(name: str) -> None:

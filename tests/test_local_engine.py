@@ -280,14 +280,14 @@ def test_port_in_use_names_the_holder(engine: LocalEngine, state_root: Path) -> 
     assert any("cannot listen for gRPC" in line for line in exc.log_tail)
     assert len(exc.log_tail) <= 20
     assert engine.find("taken") is None
-    folder = state_root / "local" / "taken"
-    assert not (folder / "state.json").exists() and not (folder / "ready.json").exists()
-    log = (folder / "server.log").read_text()  # the log stays for a look
-    pid = int(re.search(r"starting \(pid (\d+)", log).group(1))  # type: ignore[union-attr]
+    # A failed create leaves nothing: its log lives on in the error only.
+    assert not (state_root / "local" / "taken").exists()
+    assert exc.hint == f"choose another port with --port N, or stop what listens on port {port}"
+    pid = int(re.search(r"starting \(pid (\d+)", "\n".join(exc.log_tail)).group(1))  # type: ignore[union-attr]
     assert not pid_alive(pid)
-    assert "cannot listen for gRPC" in "\n".join(engine.logs("taken"))
+    with pytest.raises(NotFound):
+        engine.logs("taken")
     engine.remove("taken")
-    assert not folder.exists()
 
 
 def test_logs_tail_and_follow(engine: LocalEngine) -> None:
@@ -362,11 +362,22 @@ def test_exit_before_ready_reports_the_log(state_root: Path) -> None:
     with pytest.raises(EmulatorError) as err:
         engine.create(EmulatorSpec(name="crash", port=1234))
     assert err.value.message == "local emulator 'crash' exited with code 3 before it was ready"
+    assert err.value.hint == "its last log lines are shown above"  # the folder, log and all, is gone
     assert err.value.log_tail == ["boom: bad config"]
-    assert engine.find("crash") is None
-    # a second failed attempt appends to the log after a separator, and the tail is this run's only
+    assert engine.find("crash") is None and not (state_root / "local" / "crash").exists()
+
+    # A restart that fails keeps the folder of the emulator that was there: its log gets this run after a
+    # separator, the tail is this run's only, and the state says stopped.
+    good = LocalEngine(state_dir=state_root).create(EmulatorSpec(name="crash", port=free_port()))
+    engine.stop("crash")
+    state_file = state_root / "local" / "crash" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["command"] = Crashing(state_dir=state_root).command_for(EmulatorSpec(name="crash"))
+    state_file.write_text(json.dumps(state))
     with pytest.raises(EmulatorError) as err:
-        engine.create(EmulatorSpec(name="crash", port=1234))
+        engine.start("crash")
     assert err.value.log_tail == ["boom: bad config"]
+    assert err.value.hint == f"see its log: {state_root / 'local' / 'crash' / 'server.log'}"
     lines = list(engine.logs("crash"))
-    assert lines[0] == "boom: bad config" and lines[1].startswith("----- dtsctl: create") and len(lines) == 3
+    assert lines[-2].startswith("----- dtsctl: start") and lines[-1] == "boom: bad config"
+    assert engine.find("crash").state == "stopped" and not pid_alive(good.pid)  # type: ignore[union-attr]

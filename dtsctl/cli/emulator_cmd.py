@@ -137,7 +137,10 @@ class _PullBars:
 
 
 def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
-    where = f"container {info.name} ({info.container_id})" if info.engine == "docker" else f"process {info.pid}"
+    if info.engine == "docker":
+        where = f"container {info.name} ({info.container_id})"
+    else:
+        where = f"process {info.pid}" if info.pid else "no process"
     return [
         ("Engine", info.engine),
         ("Running as", where),
@@ -175,8 +178,8 @@ def up(
         task_hubs=tuple(task_hub or ("default",)), dynamic_task_hubs=dynamic_task_hubs, env=_parse_env(env),
         image=image or f"{DEFAULT_IMAGE_REPO}:{tag}", pull=pull.value,
     ))
-    if bind in ("0.0.0.0", "::"):
-        cx.warn(f"--bind {bind} exposes the emulator to the network; it has no authentication.")
+    if spec.bind in ("0.0.0.0", "::"):
+        cx.warn(f"--bind {spec.bind} exposes the emulator to the network; it has no authentication.")
     bars = _PullBars(cx)
     try:
         with _Spinner(cx) as spinner:
@@ -259,8 +262,9 @@ def status(cx: Cx, name: NameOpt = DEFAULT_NAME, engine: EngineOption = EngineOp
         ready = "ready" if info.ready else f"not ready ({info.ready_detail})"
         w.line(f"{info.name}: {info.state}, {ready}", colour="green" if info.ready else "red", bold=True)
         pairs = _info_pairs(info)
-        pairs.insert(4, ("Ports", f"{info.bind}:{info.port} -> gRPC" +
-                         (f", {info.bind}:{info.dashboard_port} -> dashboard" if info.dashboard_port else "")))
+        ports = (f"{info.bind}:{info.port} -> gRPC" + (f", {info.bind}:{info.dashboard_port} -> dashboard"
+                                                       if info.dashboard_port else "")) if info.port else None
+        pairs.insert(4, ("Ports", ports))
         pairs.append(("Uptime", _uptime(info.uptime_seconds())))
         if info.log_path:
             pairs.append(("Log", info.log_path))

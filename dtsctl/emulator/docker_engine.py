@@ -36,6 +36,7 @@ from dtsctl.emulator.model import (
     LABEL_MANAGED,
     LABEL_SETTINGS,
     EmulatorError,
+    EmulatorExists,
     EmulatorInfo,
     EmulatorSpec,
     PullProgress,
@@ -345,7 +346,7 @@ class DockerEngine:
             code = exc.status_code
             text = (exc.explanation or str(exc)).strip()
             if code == 409 and name and "already in use" in text:
-                return EmulatorError(
+                return EmulatorExists(
                     f"a container named {name} already exists",
                     hint=f"remove it: dtsctl emulator down --name {name} (or docker rm -f {name}), "
                     "or choose another name: --name",

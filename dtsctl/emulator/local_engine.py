@@ -7,6 +7,11 @@ outlives the CLI), and every later CLI invocation finds it again through a small
     <state_dir()>/local/<name>/state.json   what was started, how, and its pid (see below)
                               /ready.json   the server's own ready file (ports actually bound)
                               /server.log   the server's stdout + stderr, appended across restarts
+    <state_dir()>/local/.locks/<name>.lock  held by `up`/`down`/`restart` of <name> (see `lock`);
+                                            outside <name>/, which `remove` deletes
+
+The folder of an emulator is 0700 and its files 0600: state.json holds the `--env` values.
+A `create` that fails leaves no folder behind (its error carries the log's last lines).
 
 ``state.json`` (version 1)::
 
@@ -43,6 +48,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,15 +59,26 @@ from typing import Any
 from dtsctl.config.paths import state_dir as default_state_dir
 from dtsctl.emulator.local import ENV_DYNAMIC_TASK_HUBS, ENV_TASK_HUB_NAMES, SERVER_MODULE
 from dtsctl.emulator.ports import HAS_PROC as _HAS_PROC
+from dtsctl.filelock import LockTimeout, exclusive
 from dtsctl.jsonfile import write_json_atomic
 from dtsctl.emulator.ports import port_holders
-from dtsctl.emulator.model import EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind, PullProgress
-from dtsctl.errors import NotFound, UsageError
+from dtsctl.emulator.model import (
+    EmulatorError,
+    EmulatorInfo,
+    EmulatorSpec,
+    EngineKind,
+    PullProgress,
+    StateFolderError,
+)
+from dtsctl.errors import DtsctlError, NotFound, UsageError
 
 STATE_VERSION = 1
 STATE_FILE = "state.json"
 READY_FILE = "ready.json"
 LOG_FILE = "server.log"
+LOCK_DIR = ".locks"  # a name no emulator can have (names start with a letter or digit)
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -114,23 +131,49 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in path; None when absent; {} when unreadable or not an object."""
+    """The JSON object in path; None when absent; {} when unreadable (a folder, not UTF-8, not JSON,
+    not an object), so that callers can report it damaged and `remove` can clean it up."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError:
         return {}
     try:
-        doc = json.loads(text)
-    except ValueError:
+        doc = json.loads(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
         return {}
     return doc if isinstance(doc, dict) else {}
 
 
 def _unlink(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         path.unlink()
+
+
+def _state_error(exc: OSError, home: Path, path: Path | None = None) -> StateFolderError:
+    """The error for a failed write of `path` under the state folder `home`: what, why, what to do."""
+    path = exc.filename or path or home
+    code = exc.errno
+    elsewhere = "or set DTSCTL_STATE_DIR to another folder"
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return StateFolderError(f"Cannot write {path}: the disk of the dtsctl state folder {home} is full.",
+                                hint=f"Free some space there, {elsewhere}.")
+    if code == errno.EROFS:
+        return StateFolderError(f"Cannot write {path}: the dtsctl state folder {home} is on a read-only file system.",
+                                hint="Set DTSCTL_STATE_DIR to a writable folder.")
+    if code in (errno.EACCES, errno.EPERM):
+        return StateFolderError(
+            f"Cannot write {path}: permission denied; the dtsctl state folder {home} may belong to another user.",
+            hint=f"Make {home} writable for this user, {elsewhere} that you own.")
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        return StateFolderError(f"Cannot create {path}: part of the dtsctl state folder path {home} is a file, "
+                                "not a folder.", hint="Set DTSCTL_STATE_DIR to a folder, or move that file away.")
+    if code == errno.ENOENT:
+        return StateFolderError(f"Cannot create {path}: the dtsctl state folder {home} cannot be created there.",
+                                hint="Set DTSCTL_STATE_DIR to a writable folder.")
+    return StateFolderError(f"Cannot write {path} in the dtsctl state folder {home}: {exc.strerror or exc}.",
+                            hint=f"Check that folder, {elsewhere}.")
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -144,6 +187,23 @@ def _package_root() -> str | None:
     if root.name in ("site-packages", "dist-packages"):
         return None
     return str(root)
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Ctrl-C inside the block takes effect at its end: a Popen interrupted half-way would leave a
+    server running that no state file records."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed and callable(previous):
+        previous(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
 
 
 def _detach_kwargs() -> dict[str, Any]:
@@ -294,8 +354,47 @@ class LocalEngine:
     ready_timeout: float = READY_TIMEOUT
 
     def __init__(self, state_dir: Path | None = None, python: str = sys.executable) -> None:
-        self.root = (Path(state_dir) if state_dir is not None else default_state_dir()) / "local"
+        self.home = Path(state_dir) if state_dir is not None else default_state_dir()
+        self.root = self.home / "local"
         self.python = python or sys.executable or "python3"
+
+    @contextlib.contextmanager
+    def _writing(self, path: Path | None = None) -> Iterator[None]:
+        """OSError from writing (`path` in) the state folder leaves as a StateFolderError naming it."""
+        try:
+            yield
+        except OSError as exc:
+            raise _state_error(exc, self.home, path) from exc
+
+    @contextlib.contextmanager
+    def lock(self, name: str, *, timeout: float) -> Iterator[None]:
+        """Hold the lock of emulator `name` (other dtsctl processes wait): `up`, `down` and
+        `restart` hold it so that two of them never act on one emulator at once. LockTimeout when
+        another process holds it longer than `timeout`; StateFolderError when it cannot be created."""
+        path = self.root / LOCK_DIR / f"{check_name(name)}.lock"
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(exclusive(path, timeout=timeout, what=f"the emulator '{name}'"))
+            except LockTimeout:
+                raise
+            except DtsctlError as exc:
+                if isinstance(exc.__cause__, OSError):
+                    raise _state_error(exc.__cause__, self.home) from exc.__cause__
+                raise
+            yield
+
+    def _make_dir(self, folder: Path) -> None:
+        with self._writing():
+            folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+            if os.name != "nt":
+                os.chmod(folder, PRIVATE_DIR)  # one made by an older dtsctl may be 0755
+
+    def _delete_dir(self, folder: Path) -> None:
+        with self._writing():
+            try:
+                shutil.rmtree(folder)
+            except (FileNotFoundError, NotADirectoryError):
+                pass
 
     # ---- paths and state
 
@@ -379,6 +478,23 @@ class LocalEngine:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
 
+    def _orphan(self, paths: _Paths) -> dict[str, Any] | None:
+        """A record of the server this emulator's ready file names while that server still runs
+        (it outlived a lost or damaged state file), else None."""
+        ready = _read_json(paths.ready)
+        pid = _int_or_none(ready.get("pid")) if ready else None
+        if pid is None or pid <= 0:
+            return None
+        record = {"pid": pid, "ready_file": str(paths.ready)}
+        return record if self._probe(record)[0] == "running" else None
+
+    def _kill_recorded(self, paths: _Paths, state: dict[str, Any] | None) -> None:
+        """Stop the server the state file names, and one only the ready file still names."""
+        for record in (state, self._orphan(paths)):
+            if record and self._probe(record)[0] == "running":
+                self._terminate(record, 10.0)
+                _CHILDREN.pop(int(record["pid"]), None)
+
     def _wait_gone(self, state: dict[str, Any], timeout: float) -> tuple[bool, int | None]:
         deadline = time.monotonic() + timeout
         while True:
@@ -415,7 +531,9 @@ class LocalEngine:
             return None
         if not state:  # unreadable state file: report it so that `remove` can clean it
             return EmulatorInfo(engine="local", name=name, state="dead", port=None, bind=None, task_hubs=(),
-                                log_path=str(paths.log))
+                                log_path=str(paths.log),
+                                ready_detail=f"its state file {paths.state} is damaged; "
+                                             f"'dtsctl emulator down --name {name}' removes it")
         status, _ = self._probe(state)
         return self._info(name, paths, state, status)
 
@@ -463,7 +581,11 @@ class LocalEngine:
             if status == "running":
                 raise EmulatorError(f"local emulator '{name}' already exists and runs (pid {existing['pid']})",
                                     hint="stop or remove it first")
-        paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Whatever is left under this name (a stopped or exited emulator, the remains of a failed
+        # start, a server whose state file was lost) makes way for the new one.
+        self._kill_recorded(paths, existing)
+        self._delete_dir(paths.dir)
+        self._make_dir(paths.dir)
         state: dict[str, Any] = {
             "version": STATE_VERSION,
             "engine": "local",
@@ -488,7 +610,12 @@ class LocalEngine:
             "stopped_at": None,
             "exit_code": None,
         }
-        return self._launch(name, paths, state, action="create")
+        try:
+            return self._launch(name, paths, state, action="create")
+        except BaseException:  # a failed or interrupted create leaves no folder (its error has the log tail)
+            with contextlib.suppress(DtsctlError):
+                self._delete_dir(paths.dir)
+            raise
 
     def start(self, name: str) -> EmulatorInfo:
         paths = self._paths(name)
@@ -497,50 +624,62 @@ class LocalEngine:
             raise NotFound(f"no local emulator named '{name}'")
         if not state or not isinstance(state.get("command"), list) or not state["command"]:
             raise EmulatorError(f"the state file of local emulator '{name}' is damaged: {paths.state}",
-                                hint="remove the emulator and create it again")
+                                hint=f"remove it with 'dtsctl emulator down --name {name}', then run 'dtsctl emulator up' again")
         status, _ = self._probe(state)
         if status == "running":
             return self._info(name, paths, state, status)
-        paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._make_dir(paths.dir)
         return self._launch(name, paths, state, action="start")
+
+    def _open_log(self, path: Path) -> Any:
+        with self._writing(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, PRIVATE_FILE)
+            return open(fd, "ab")
 
     def _launch(self, name: str, paths: _Paths, state: dict[str, Any], *, action: str) -> EmulatorInfo:
         command = [str(a) for a in state["command"]]
         environment = state.get("environment") if isinstance(state.get("environment"), dict) else {}
-        _unlink(paths.ready)
-        with open(paths.log, "ab") as log:
-            if os.fstat(log.fileno()).st_size > 0:
-                log.write(f"----- dtsctl: {action} of local emulator '{name}' at {_now()} -----\n".encode())
-                log.flush()
-            run_start = os.fstat(log.fileno()).st_size
-            try:
-                proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        cwd=str(paths.dir), env=self._child_env(environment), close_fds=True,
-                                        **_detach_kwargs())
-            except OSError as exc:
-                if action == "create":
-                    _unlink(paths.state)
-                raise EmulatorError(f"cannot start the local emulator '{name}': {exc}",
-                                    hint=f"check the Python interpreter: {command[0]}") from exc
-        _CHILDREN[proc.pid] = proc
-        state.update(state="running", pid=proc.pid, started_at=None, stopped_at=None, exit_code=None,
-                     health_port=None)
-        write_json_atomic(paths.state, state)
-
-        try:
+        # A new emulator's folder goes with a failed start: the error's log tail is what remains.
+        see_log = "its last log lines are shown above" if action == "create" else f"see its log: {paths.log}"
+        with self._writing():
+            _unlink(paths.ready)
+        proc: subprocess.Popen[bytes] | None = None
+        try:  # Ctrl-C, or a state file that cannot be written, leaves nothing half-started
+            with self._open_log(paths.log) as log:
+                with self._writing(paths.log):
+                    if os.fstat(log.fileno()).st_size > 0:
+                        log.write(f"----- dtsctl: {action} of local emulator '{name}' at {_now()} -----\n".encode())
+                        log.flush()
+                run_start = os.fstat(log.fileno()).st_size
+                with _ctrl_c_deferred():
+                    try:
+                        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                                stderr=subprocess.STDOUT, cwd=str(paths.dir),
+                                                env=self._child_env(environment), close_fds=True, **_detach_kwargs())
+                    except OSError as exc:
+                        raise EmulatorError(f"cannot start the local emulator '{name}': {exc}",
+                                            hint=f"check the Python interpreter: {command[0]}") from exc
+                    _CHILDREN[proc.pid] = proc
+            state.update(state="running", pid=proc.pid, started_at=None, stopped_at=None, exit_code=None,
+                         health_port=None)
+            with self._writing(paths.state):
+                write_json_atomic(paths.state, state, mode=PRIVATE_FILE)
             ready = self._wait_ready(proc, paths)
-        except BaseException:  # Ctrl-C while waiting: leave nothing half-started
-            self._abandon(proc, paths, state, action)
+        except BaseException:
+            if proc is not None:
+                self._abandon(proc, paths, state, action)
             raise
         if ready is None:
             code = proc.poll()
             if code is None:
                 self._abandon(proc, paths, state, action)
                 message = f"local emulator '{name}' did not get ready within {self.ready_timeout:g} s"
-                hint = f"see its log: {paths.log}"
+                hint = see_log
             else:
                 self._forget(proc, paths, state, action, code)
-                message, hint = self._explain_exit(name, state, code, paths.log, run_start)
+                message, hint = self._explain_exit(name, state, code, paths.log, run_start, see_log)
             raise EmulatorError(message, hint=hint, log_tail=_tail_lines(paths.log, LOG_TAIL_LINES, run_start))
 
         state.update(
@@ -553,7 +692,12 @@ class LocalEngine:
             state["task_hubs"] = ready["task_hubs"]
         if isinstance(ready.get("dynamic_task_hubs"), bool):
             state["dynamic_task_hubs"] = ready["dynamic_task_hubs"]
-        write_json_atomic(paths.state, state)
+        try:
+            with self._writing(paths.state):
+                write_json_atomic(paths.state, state, mode=PRIVATE_FILE)
+        except BaseException:
+            self._abandon(proc, paths, state, action)
+            raise
         return self._info(name, paths, state, "running")
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], paths: _Paths) -> dict[str, Any] | None:
@@ -568,14 +712,16 @@ class LocalEngine:
 
     def _forget(self, proc: subprocess.Popen[bytes], paths: _Paths, state: dict[str, Any], action: str,
                 code: int | None) -> None:
-        """After a failed launch: a new emulator leaves only its log; a restarted one stays stopped."""
+        """After a failed launch: a new emulator's state goes (`create` then removes its folder); a
+        restarted one stays stopped. Best effort: the failure being reported matters more."""
         _CHILDREN.pop(proc.pid, None)
-        _unlink(paths.ready)
-        if action == "create":
-            _unlink(paths.state)
-        else:
-            state.update(state="stopped", pid=None, stopped_at=_now(), exit_code=code)
-            write_json_atomic(paths.state, state)
+        with contextlib.suppress(OSError):
+            _unlink(paths.ready)
+            if action == "create":
+                _unlink(paths.state)
+            else:
+                state.update(state="stopped", pid=None, stopped_at=_now(), exit_code=code)
+                write_json_atomic(paths.state, state, mode=PRIVATE_FILE)
 
     def _abandon(self, proc: subprocess.Popen[bytes], paths: _Paths, state: dict[str, Any], action: str) -> None:
         if proc.poll() is None:
@@ -585,7 +731,7 @@ class LocalEngine:
         self._forget(proc, paths, state, action, proc.returncode)
 
     def _explain_exit(self, name: str, state: dict[str, Any], code: int, log: Path,
-                      run_start: int) -> tuple[str, str | None]:
+                      run_start: int, see_log: str) -> tuple[str, str | None]:
         text = "\n".join(_tail_lines(log, 200, run_start))
         port = _int_or_none(state.get("port"))
         bind = str(state.get("bind") or "127.0.0.1")
@@ -597,16 +743,16 @@ class LocalEngine:
             by = (" by " + ", ".join(f"pid {pid} ({comm or '?'})" for pid, comm in holders)) if holders else ""
             return (f"cannot start local emulator '{name}': port {port} is already in use{by}",
                     f"choose another port with --port N, or stop what listens on port {port}")
-        return (f"local emulator '{name}' exited with code {code} before it was ready",
-                f"see its log: {log}")
+        return (f"local emulator '{name}' exited with code {code} before it was ready", see_log)
 
     def stop(self, name: str, grace: float = 10.0) -> None:
         paths = self._paths(name)
         state = _read_json(paths.state)
         if state is None:
             raise NotFound(f"no local emulator named '{name}'")
-        if not state:
-            return  # damaged state: nothing we may signal
+        if not state:  # damaged state: only a server its ready file names may be stopped
+            self._kill_recorded(paths, None)
+            return
         status, code = self._probe(state)
         if status == "running":
             code = self._terminate(state, grace)
@@ -619,18 +765,23 @@ class LocalEngine:
         if isinstance(pid, int):
             _CHILDREN.pop(pid, None)
         state.update(state="stopped", pid=None, stopped_at=_now(), exit_code=code)
-        write_json_atomic(paths.state, state)
+        with self._writing(paths.state):
+            write_json_atomic(paths.state, state, mode=PRIVATE_FILE)
 
     def remove(self, name: str) -> None:
+        """Stop its server and delete its folder, whatever is in it (a damaged state file too)."""
         paths = self._paths(name)
-        state = _read_json(paths.state)
-        if state and self._probe(state)[0] == "running":
-            self._terminate(state, 10.0)
-            _CHILDREN.pop(int(state["pid"]), None)
-        for path in (paths.state, paths.ready, paths.log):
-            _unlink(path)
-        if paths.dir.is_dir():
-            shutil.rmtree(paths.dir, ignore_errors=True)  # leftovers such as temporary files
+        self._kill_recorded(paths, _read_json(paths.state) or None)
+        self._delete_dir(paths.dir)
+
+    def remove_leftovers(self, name: str) -> bool:
+        """Remove a folder of `name` that has no state file (the remains of a failed start, or of
+        a server whose state file was lost, which is stopped); True when there was one."""
+        paths = self._paths(name)
+        if not paths.dir.is_dir() or _read_json(paths.state) is not None:
+            return False
+        self.remove(name)
+        return True
 
     def alive(self, name: str) -> tuple[bool, str | None]:
         paths = self._paths(name)
@@ -663,6 +814,10 @@ class LocalEngine:
             fh = open(paths.log, "rb")
         except FileNotFoundError:
             return
+        except OSError as exc:  # a folder in its place, another user's file
+            raise StateFolderError(f"Cannot read the log of local emulator '{name}' ({paths.log}): "
+                                   f"{exc.strerror or exc}.",
+                                   hint=f"Remove the emulator with 'dtsctl emulator down --name {name}'.") from exc
         with fh:
             size = os.fstat(fh.fileno()).st_size
             fh.seek(0 if tail is None else _tail_offset(fh, size, tail))

@@ -104,6 +104,8 @@ class EmulatorInfo:
             return "localhost"
         if self.bind in ("::", "::1"):
             return "[::1]"
+        if ":" in self.bind and not self.bind.startswith("["):
+            return f"[{self.bind}]"  # an IPv6 address in a URL
         return self.bind
 
     @property
@@ -201,6 +203,14 @@ class EmulatorError(DtsctlError):
         super().__init__(message, hint=hint)
         self.exit_code = exit_code
         self.log_tail = log_tail or []
+
+
+class EmulatorExists(EmulatorError):
+    """The engine refused to create the emulator: one of that name exists (Docker's 409 Conflict)."""
+
+
+class StateFolderError(EmulatorError):
+    """The local engine's state folder cannot be written (read-only, full, not a folder, not ours)."""
 
 
 def settings_differ(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:

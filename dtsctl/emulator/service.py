@@ -5,24 +5,30 @@ Engines (docker_engine, local_engine) do mechanics; this module decides and retu
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dtsctl.emulator import readiness
 from dtsctl.emulator.model import (
     EmulatorError,
+    EmulatorExists,
     EmulatorInfo,
     EmulatorSpec,
     Engine,
     EngineKind,
     PullProgress,
+    StateFolderError,
     settings_differ,
 )
 from dtsctl.errors import ExitCode, NotFound, Unreachable, UsageError
 
 EngineChoice = str  # "auto" | "docker" | "local"
 Phase = Callable[[str], None]
+
+LOCK_WAIT = 120.0  # seconds `down` waits for another command on the same emulator (`up` adds its --timeout)
 
 
 def _noop(_: str) -> None:
@@ -90,6 +96,27 @@ class Engines:
             if info is not None:
                 return engine, info
         return None
+
+
+@contextlib.contextmanager
+def name_lock(engines: Engines, name: str, wait: float, phase: Phase = lambda _: None) -> Iterator[None]:
+    """One `up`, `down` or `restart` of emulator `name` at a time on this machine (a lock file in
+    the local engine's state folder), so that two of them never both create it, or one removes
+    what the other just made. A state folder where no lock can be made holds no local emulator
+    that could be raced for (each write there fails with its own message), so then there is none."""
+    from dtsctl.filelock import LockTimeout
+
+    lock = engines.local.lock  # type: ignore[attr-defined]
+    with contextlib.ExitStack() as held:
+        try:
+            try:
+                held.enter_context(lock(name, timeout=0))
+            except LockTimeout:
+                phase(f"waiting for another dtsctl command working on the emulator '{name}'")
+                held.enter_context(lock(name, timeout=wait))
+        except (StateFolderError, UsageError):
+            pass  # a name the local engine cannot hold is refused (or used on Docker) later
+        yield
 
 
 @dataclass
@@ -164,6 +191,20 @@ def up(
     phase: Phase = _noop,
 ) -> UpResult:
     readiness.prefetch()
+    with name_lock(engines, spec.name, timeout + LOCK_WAIT, phase):
+        return _up(spec, engines, choice=choice, timeout=timeout, recreate=recreate,
+                   keep_on_failure=keep_on_failure, progress=progress, phase=phase)
+
+
+def _conflict(name: str) -> EmulatorError:
+    return EmulatorError(
+        f"The emulator '{name}' already exists: another command created it at the same moment.",
+        hint=f"See it with 'dtsctl emulator status --name {name}'; 'dtsctl emulator up --name {name}' uses it.",
+    )
+
+
+def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: float, recreate: bool,
+        keep_on_failure: bool, progress: PullProgress | None, phase: Phase) -> UpResult:
     found = engines.locate(spec.name, "auto" if choice == "auto" else choice)
     action = "created"
     if found is not None:
@@ -193,9 +234,21 @@ def up(
     if found is None:
         engine, reason = engines.choose(choice)
         phase(f"creating '{spec.name}' on the {engine.kind} engine")
-        info = engine.create(spec, progress)
+        try:
+            info = engine.create(spec, progress)
+        except EmulatorExists:
+            # Docker refused a second container of this name: it is the other command's, never ours to remove.
+            raise _conflict(spec.name) from None
     phase(f"waiting for gRPC Hello on {info.address} (task hub {info.task_hub})")
-    probe = wait_until_ready(engine, info, timeout)
+    try:
+        probe = wait_until_ready(engine, info, timeout)
+    except BaseException:  # Ctrl-C while it starts: undo what this command did, then stop
+        with contextlib.suppress(Exception):
+            if action == "started":
+                engine.stop(spec.name)  # it was stopped before this command
+            elif action != "running":
+                engine.remove(spec.name)
+        raise
     if not probe.ok:
         raise _fail_start(engine, info, probe, timeout, keep_on_failure or action == "running")
     info.ready, info.ready_detail = True, probe.detail
@@ -219,7 +272,7 @@ def status(engines: Engines, name: str, choice: EngineChoice = "auto", probe_tim
         probe = readiness.hello(info.address, info.task_hub, probe_timeout)
         info.ready, info.ready_detail = probe.ok, probe.detail
     else:
-        info.ready, info.ready_detail = False, f"not running ({info.state})"
+        info.ready, info.ready_detail = False, info.ready_detail or f"not running ({info.state})"
     return info
 
 
@@ -234,8 +287,15 @@ class DownResult:
 
 
 def down(engines: Engines, name: str, *, keep: bool = False, choice: EngineChoice = "auto") -> DownResult:
+    with name_lock(engines, name, LOCK_WAIT):
+        return _down(engines, name, keep=keep, choice=choice)
+
+
+def _down(engines: Engines, name: str, *, keep: bool, choice: EngineChoice) -> DownResult:
     found = engines.locate(name, choice)
     if found is None:
+        if choice != "docker" and engines.local.remove_leftovers(name):  # type: ignore[attr-defined]
+            return DownResult(name, "local", "removed")
         return DownResult(name, None, "nothing")
     engine, info = found
     if not info.managed:
@@ -249,6 +309,11 @@ def down(engines: Engines, name: str, *, keep: bool = False, choice: EngineChoic
 
 def restart(engines: Engines, name: str, *, timeout: float = 60.0, choice: EngineChoice = "auto",
             phase: Phase = _noop) -> UpResult:
+    with name_lock(engines, name, timeout + LOCK_WAIT, phase):
+        return _restart(engines, name, timeout=timeout, choice=choice, phase=phase)
+
+
+def _restart(engines: Engines, name: str, *, timeout: float, choice: EngineChoice, phase: Phase) -> UpResult:
     engine, info = require(engines, name, choice)
     if not info.managed:
         raise _not_ours(info)
@@ -270,7 +335,19 @@ def logs(engines: Engines, name: str, *, follow: bool = False, tail: int | None 
     return engine.logs(name, follow=follow, tail=tail)
 
 
+def check_bind(bind: str) -> str:
+    """The --bind address as an engine takes it (an IPv6 one without brackets), or UsageError."""
+    text = bind.strip()
+    try:
+        address = ipaddress.ip_address(text[1:-1] if text.startswith("[") and text.endswith("]") else text)
+    except ValueError:
+        raise UsageError(f"--bind must be an IP address of this machine, not {bind!r}.",
+                         hint="Use 127.0.0.1 (this machine only, the default), 0.0.0.0 (every network), or ::1.") from None
+    return str(address)
+
+
 def check_spec(spec: EmulatorSpec) -> EmulatorSpec:
+    spec = replace(spec, bind=check_bind(spec.bind))
     for label, port in (("--port", spec.port), ("--dashboard-port", spec.dashboard_port)):
         if not 1 <= port <= 65535:
             raise UsageError(f"{label} must be between 1 and 65535, not {port}.")
