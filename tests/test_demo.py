@@ -165,3 +165,50 @@ def test_demo_uses_another_emulator_answering_on_the_port_and_never_touches_it(s
         assert doc["emulator"]["left"] == "running" and other.serving
         assert f"an emulator already answers on http://localhost:{other.grpc_port}" in r.stderr
     assert not _emulator_folders(folder)
+
+
+def _servers_under(folder: Path) -> list[int]:
+    """Local engine servers whose command line names `folder` (from /proc): every one the demo
+    started, whether or not a state file still records it."""
+    from test_emulator_safety import servers_under
+
+    return servers_under(folder)
+
+
+# Moments of a real demo run, each seen as its progress line on stderr (plus a delay after it):
+# the emulator starting, its first gRPC answer awaited, the samples running, the clean-up.
+CTRL_C_MOMENTS = [
+    ("demo: creating 'dts-emulator' on the local engine", 0.0),
+    ("demo: creating 'dts-emulator' on the local engine", 0.03),
+    ("demo: creating 'dts-emulator' on the local engine", 0.1),
+    ("demo: waiting for gRPC Hello", 0.0),
+    ("demo: started chain", 0.0),
+    ("demo: stopping the sample worker", 0.0),
+]
+
+
+@pytest.mark.parametrize("marker,delay", CTRL_C_MOMENTS)
+def test_ctrl_c_at_any_moment_exits_130_and_leaves_nothing(state, marker: str, delay: float) -> None:
+    folder, env = state
+    exe = Path(sys.executable).with_name("dtsctl")
+    proc = subprocess.Popen([str(exe), "demo", "--engine", "local", "--port", str(free_port())],
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in proc.stderr:  # type: ignore[union-attr]
+            seen.append(line)
+            if line.startswith(marker):
+                break
+        assert seen and seen[-1].startswith(marker), seen
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (marker, delay, err)
+    assert "interrupted" in err and "Traceback" not in err and out == ""
+    time.sleep(0.2)  # a server started too late to be seen would have written its ready file by now
+    assert _servers_under(folder) == []
+    _nothing_left(folder, env)

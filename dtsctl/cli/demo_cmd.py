@@ -21,18 +21,22 @@ CONNECTION_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
 
 @contextmanager
 def _hold_interrupts():
-    """Clean-up runs to its end: a second Ctrl-C while the worker and the emulator stop is ignored."""
+    """Clean-up runs to its end: Ctrl-C while the worker and the emulator stop waits until they
+    have; then the demo ends as interrupted (exit 130), unless it is already ending that way."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+    if pressed:  # reached only when the clean-up itself did not raise
+        raise KeyboardInterrupt
 
 
 def next_steps(result: Any, name: str, port: int) -> list[str]:

@@ -155,6 +155,8 @@ def _emulator_up(engines: Any, spec: EmulatorSpec, choice: str, timeout: float, 
             reason = f"Docker failed ({exc.message}); the built-in local engine instead"
         info = result.info
         emulator.engine_reason = reason
+        if result.action == "running":  # another command brought it up since `_existing` looked: not ours
+            emulator.action = "reused"
     emulator.engine = info.engine
     emulator.endpoint = info.endpoint or ""
     emulator.task_hub = info.task_hub
