@@ -95,3 +95,76 @@ def test_mask_if_secret() -> None:
     assert mask_if_secret(None) is None
     assert mask_if_secret("00000000-0000-0000-0000-000000000000") == "00000000-0000-0000-0000-000000000000"
     assert mask_if_secret(CLIENT_SECRET) == REDACTED_VALUE
+
+
+# --- issue 8: whole values, known secrets ---------------------------------------------------------
+
+
+@pytest.fixture
+def no_known_secrets():
+    from dtsctl.redact import forget_secrets
+
+    forget_secrets()
+    yield
+    forget_secrets()
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        ('Password="secret pass phrase";TaskHub=orders', "pass phrase", "TaskHub=orders"),
+        ("Password=secret pass phrase;TaskHub=orders", "pass phrase", "TaskHub=orders"),
+        ("Password=secret pass phrase", "phrase", "Password="),
+        ("Password=it's quoted;x=1", "quoted", "x=1"),
+        ('{"password": "two words", "user": "bob"}', "two words", '"user": "bob"'),
+        ("Pwd=123456;TaskHub=orders", "123456", "TaskHub=orders"),
+        ("http://admin:p@ss@localhost:8080/x", "ss@", "localhost:8080/x"),
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz", "Authorization: Basic"),
+    ],
+)
+def test_redact_masks_the_whole_value(text: str, secret: str, kept: str) -> None:
+    out = redact(text)
+    assert secret not in out, out
+    assert kept in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Remove Password=... (and rotate the secret if the string was shared), then use Authentication=None.",
+        "a connection string is key=value pairs separated by ';'",
+        "status code=404 from the server",
+        "Password=<your password>",
+        "a Bearer token, basic authentication",
+    ],
+)
+def test_redact_keeps_advice_and_prose(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_known_secret_is_masked_everywhere_in_every_form(no_known_secrets) -> None:
+    from dtsctl.redact import register_secret
+
+    secret = 'hunter2 "quoted" / pass'
+    assert register_secret(secret)
+    assert secret not in redact(f"task hub '{secret}' not found")
+    assert "hunter2" not in redact('{"task_hub": "hunter2 \\"quoted\\" / pass"}')  # JSON-escaped
+    assert "hunter2" not in redact("x?hub=hunter2%20%22quoted%22%20%2F%20pass")  # URL-encoded
+    assert excerpt(secret) == REDACTED_VALUE and mask_if_secret(secret) == REDACTED_VALUE
+
+
+def test_short_known_secret_masked_only_as_a_word(no_known_secrets) -> None:
+    from dtsctl.redact import register_secret
+
+    assert register_secret("orders")
+    assert redact("hub orders, hub ordersprocessing") == "hub ***, hub ordersprocessing"
+
+
+def test_too_short_or_common_values_are_not_registered(no_known_secrets) -> None:
+    from dtsctl.redact import known_secrets, register_secret
+
+    assert not register_secret("abc")
+    assert not register_secret("None")
+    assert not register_secret("localhost")
+    assert known_secrets() == ()
+    assert redact("Authentication=None on localhost") == "Authentication=None on localhost"
