@@ -103,6 +103,8 @@ class Validation:
     valid: bool
     findings: tuple[Finding, ...]
     fields: ConnectionFields | None
+    # The values of the string that are secrets (never printed, so not in `to_dict`).
+    secrets: tuple[str, ...] = ()
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -127,10 +129,12 @@ class Validation:
         }
 
 
-def make_validation(findings: list[Finding] | tuple[Finding, ...], fields: ConnectionFields | None) -> Validation:
+def make_validation(findings: list[Finding] | tuple[Finding, ...], fields: ConnectionFields | None,
+                    secrets: tuple[str, ...] = ()) -> Validation:
     """Order findings errors, warnings, info (stable within a severity) and derive `valid`."""
     ordered = tuple(sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity]))
-    return Validation(valid=not any(f.severity == "error" for f in ordered), findings=ordered, fields=fields)
+    return Validation(valid=not any(f.severity == "error" for f in ordered), findings=ordered, fields=fields,
+                      secrets=tuple(secrets))
 
 
 class ConnectionStringError(InvalidInput):
