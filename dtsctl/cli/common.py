@@ -97,15 +97,15 @@ class Cx:
             from rich.text import Text
 
             colour = render.COLOURS.get(label, "cyan")
-            self.style.err.print(Text.assemble((f"{label}: ", f"bold {colour}"), message))
+            self.style.err.print(Text.assemble((f"{label}: ", f"bold {colour}"), render.clean(message, newlines=True)))
         else:
-            sys.stderr.write(f"{label}: {message}\n")
+            sys.stderr.write(f"{label}: {render.clean(message, newlines=True)}\n")
 
 
 def report_error(style: Style, exc: DtsctlError) -> None:
-    from dtsctl.redact import redact
-
-    message, hint = redact(exc.message), redact(exc.hint) if exc.hint else None
+    # Newlines are kept: a hint may point under the error with a second line.
+    message = render.clean(exc.message, newlines=True)
+    hint = render.clean(exc.hint, newlines=True) if exc.hint else None
     if style.stderr_is_terminal:
         from rich.text import Text
 
@@ -119,15 +119,13 @@ def report_error(style: Style, exc: DtsctlError) -> None:
 
 
 def _debug_logging():
-    """Log everything to stderr, tokens redacted, for the duration of one command."""
+    """Log everything to stderr, secrets redacted, for the duration of one command."""
     import contextlib
     import logging
 
-    from dtsctl.redact import redact
-
     class Redacting(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
-            return redact(super().format(record))
+            return render.clean(super().format(record), newlines=True)
 
     class Stderr(logging.StreamHandler):
         # The stderr of this moment (test runners swap sys.stderr between commands).
@@ -159,6 +157,9 @@ def _debug_logging():
 def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -> Any:
     import contextlib
 
+    from dtsctl.redact import forget_secrets
+
+    forget_secrets()  # secrets found by an earlier command in this process (tests) are not this one's
     try:
         with _debug_logging() if style.debug else contextlib.nullcontext():
             return fn(cx, **kwargs)
@@ -174,7 +175,7 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -
         if style.debug:
             import traceback
 
-            traceback.print_exc()
+            sys.stderr.write(render.clean(traceback.format_exc(), newlines=True))
         report_error(
             style,
             DtsctlError(

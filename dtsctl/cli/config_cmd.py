@@ -36,9 +36,18 @@ def _endpoint(profile: profiles.Profile) -> str | None:
         return None
 
 
+def _register_secrets(profile: profiles.Profile) -> None:
+    """Validating a profile registers its secrets, so that no printer shows them (the endpoint's
+    password, a key pasted as the task hub...), in any field."""
+    from dtsctl.connection import validate
+
+    validate(profile.connection_string or "", task_hub=profile.task_hub)
+
+
 def _profile_doc(config: profiles.ConfigFile, profile: profiles.Profile) -> dict:
     from dtsctl.redact import redact
 
+    _register_secrets(profile)
     doc = profile.to_dict()
     doc["connection_string"] = redact(doc["connection_string"]) if doc["connection_string"] else None
     return {**doc, "current": config.current == profile.name, "endpoint": _endpoint(profile)}
@@ -147,6 +156,7 @@ def delete_profile(cx: Cx, name: NameArg) -> None:
         del config.profiles[name]
         if config.current == name:
             config.current = None
+    _register_secrets(profile)
     cx.emit({**profile.to_dict(), "deleted": True, "connection_string": None},
             lambda w: w.line(f"Deleted profile '{name}'."))
 

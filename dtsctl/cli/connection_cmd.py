@@ -31,18 +31,13 @@ FIELD_LABELS = (
 
 
 def write_findings(w: TextWriter, findings) -> None:
+    from dtsctl.output.render import COLOURS
+
     for f in findings:
         where = f" [{f.key}]" if f.key else ""
-        if w.rich:
-            from rich.text import Text
-
-            w.style.out.print(Text.assemble((f"{f.severity:<8}", w.word(f.severity).style), f"{f.code}{where}: ", f.message))
-            if f.fix:
-                w.style.out.print(Text.assemble(" " * 8, ("fix: ", "bold"), f.fix))
-        else:
-            w.line(f"{f.severity:<8}{f.code}{where}: {f.message}")
-            if f.fix:
-                w.line(f"{'':8}fix: {f.fix}")
+        w.parts((f"{f.severity:<8}", COLOURS.get(f.severity, "")), f"{f.code}{where}: ", f.message)
+        if f.fix:
+            w.parts(" " * 8, ("fix: ", "bold"), f.fix)
 
 
 def _field_pairs(fields) -> list[tuple[str, object]]:

@@ -73,9 +73,13 @@ def _subscriptions(ctx: Context, credential: Any) -> list[str]:
 
 
 def _arm_error(exc: Exception) -> str:
+    """The first line of an ARM error, redacted: ARM (or a proxy before it) may echo the request's
+    Authorization header or a token in its body."""
+    from dtsctl.redact import redact
+
     status = getattr(exc, "status_code", None)
     message = getattr(exc, "message", None) or str(exc)
-    first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    first = redact(message.strip().splitlines()[0]) if message.strip() else type(exc).__name__
     return f"{status}: {first}" if status else first
 
 

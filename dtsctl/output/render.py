@@ -1,31 +1,69 @@
 """Write records to stdout in the chosen format.
 
-JSON formats print exactly what the record's `to_dict()` gives. Text goes through `TextWriter`,
-which draws Rich tables on a terminal and plain aligned columns when piped, so scripts that
-grep text output are not fed box-drawing characters or colour codes.
+JSON formats print what the record's `to_dict()` gives. Text goes through `TextWriter`, which draws
+Rich tables on a terminal and plain aligned columns when piped, so scripts that grep text output
+are not fed box-drawing characters or colour codes.
+
+Every printer here (and the stderr messages of `dtsctl.cli.common`) passes what it prints through
+`clean`: secrets are masked (`dtsctl.redact`) and control characters from data (terminal escapes,
+carriage returns, bidi overrides) are shown as backslash escapes, never written raw.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dtsctl.output.style import Style
+from dtsctl.redact import redact
+
+# What a terminal may act on instead of showing: C0 controls (ESC starts escape sequences, BEL, CR,
+# backspace...), DEL, C1 controls (U+009B is a one-character CSI), line and paragraph separators,
+# and the bidi embeddings/overrides/isolates that reorder what is shown ("trojan source").
+_OTHER_CONTROLS = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x1f{_OTHER_CONTROLS}]")
+_UNSAFE_BUT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f{_OTHER_CONTROLS}]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# The same characters, except the C0 ones JSON escapes itself, as JSON escapes: U+0085/U+2028/U+2029
+# because many readers take them for line breaks (one JSON line must stay one line), the others so
+# that `-o json` read on a terminal cannot drive it either.
+_JSON_UNSAFE = re.compile(f"[{_OTHER_CONTROLS}]")
 
 
-# Characters JSON leaves raw that many readers take for line breaks (str.splitlines among them):
-# escaped, so that one JSON line stays one line.
-_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group(0)
+    named = _NAMED_ESCAPES.get(c)
+    if named:
+        return named
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
+def clean(text: str, *, newlines: bool = False) -> str:
+    """`text` safe to print: secrets masked, control characters escaped (newlines kept if asked)."""
+    text = redact(text)
+    pattern = _UNSAFE_BUT_NEWLINE if newlines else _UNSAFE
+    return pattern.sub(_escape_char, text) if pattern.search(text) else text
+
+
+def _scrubbed(doc: Any) -> Any:
+    """`doc` with every string in it redacted (JSON escapes the control characters itself)."""
+    if isinstance(doc, str):
+        return redact(doc)
+    if isinstance(doc, dict):
+        return {(redact(k) if isinstance(k, str) else k): _scrubbed(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [_scrubbed(v) for v in doc]
+    return doc
 
 
 def to_json(doc: Any, *, indent: int | None = 2) -> str:
     import json
 
-    text = json.dumps(doc, indent=indent, ensure_ascii=False, default=str)
-    for raw, escaped in _LINE_BREAKS.items():
-        if raw in text:
-            text = text.replace(raw, escaped)
+    text = json.dumps(_scrubbed(doc), indent=indent, ensure_ascii=False, default=lambda o: redact(str(o)))
+    if _JSON_UNSAFE.search(text):
+        text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
     return text
 
 
@@ -41,7 +79,7 @@ def emit_jsonl(items: Iterable[Any]) -> None:
 
 def emit_ids(ids: Iterable[str]) -> None:
     for item in ids:
-        sys.stdout.write(f"{item}\n")
+        sys.stdout.write(f"{clean(item)}\n")
 
 
 # Severity / state words and the colour each gets on a terminal.
@@ -69,66 +107,86 @@ def _plain(value: Any) -> str:
 
 
 class TextWriter:
-    """Human output on stdout. Values are never interpreted as Rich markup."""
+    """Human output on stdout. Values are never interpreted as Rich markup, and go through `clean`."""
 
     def __init__(self, style: Style) -> None:
         self.style = style
         self.rich = style.stdout_is_terminal
 
     def line(self, text: str = "", colour: str | None = None, *, bold: bool = False) -> None:
+        """One line: a newline inside `text` (from data) is shown as \\n, not started."""
         if self.rich:
             from rich.text import Text
 
             style = " ".join(s for s in (colour, "bold" if bold else None) if s)
-            self.style.out.print(Text(text, style=style or ""))
+            self.style.out.print(Text(clean(text), style=style or ""))
         else:
-            sys.stdout.write(text + "\n")
+            sys.stdout.write(clean(text) + "\n")
+
+    def parts(self, *pieces: str | tuple[str, str]) -> None:
+        """One line assembled from pieces, each plain text or (text, Rich style)."""
+        texts = [(p, "") if isinstance(p, str) else p for p in pieces]
+        if self.rich:
+            from rich.text import Text
+
+            self.style.out.print(Text.assemble(*((clean(t), s) for t, s in texts)))
+        else:
+            sys.stdout.write("".join(clean(t) for t, _ in texts) + "\n")
 
     def word(self, word: str) -> Any:
         """A status word coloured by what it means (only on a terminal)."""
         if not self.rich:
-            return word
+            return clean(word)
         from rich.text import Text
 
-        return Text(word, style=COLOURS.get(word.lower(), ""))
+        return Text(clean(word), style=COLOURS.get(word.lower(), ""))
+
+    def _rich_cell(self, value: Any) -> Any:
+        from rich.text import Text
+
+        if not isinstance(value, Text):
+            return Text(clean(_plain(value)))
+        shown = clean(value.plain)
+        # A coloured cell keeps its colours unless its text had to change.
+        return value if shown == value.plain else Text(shown, style=value.style)
 
     def kv(self, pairs: Sequence[tuple[str, Any]], *, title: str | None = None) -> None:
         if title:
             self.line(title, bold=True)
         if not pairs:
             return
-        width = max(len(k) for k, _ in pairs)
         if self.rich:
             from rich.table import Table
-            from rich.text import Text
 
             table = Table(show_header=False, box=None, padding=(0, 2, 0, 2 if title else 0))
             table.add_column(style="bold", no_wrap=True)
             table.add_column(overflow="fold")
             for key, value in pairs:
-                table.add_row(key, value if isinstance(value, Text) else Text(_plain(value)))
+                table.add_row(self._rich_cell(key), self._rich_cell(value))
             self.style.out.print(table)
         else:
             pad = "  " if title else ""
-            for key, value in pairs:
-                sys.stdout.write(f"{pad}{key.ljust(width)}  {_plain(value)}\n")
+            keys = [clean(k) for k, _ in pairs]
+            width = max(len(k) for k in keys)
+            for key, (_, value) in zip(keys, pairs):
+                sys.stdout.write(f"{pad}{key.ljust(width)}  {clean(_plain(value))}\n")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
         if self.rich:
             from rich.table import Table
-            from rich.text import Text
 
-            table = Table(title=title, title_justify="left", header_style="bold")
+            table = Table(title=clean(title) if title else None, title_justify="left", header_style="bold")
             for header in headers:
-                table.add_column(header, overflow="fold")
+                table.add_column(clean(header), overflow="fold")
             for row in rows:
-                table.add_row(*(cell if isinstance(cell, Text) else Text(_plain(cell)) for cell in row))
+                table.add_row(*(self._rich_cell(cell) for cell in row))
             self.style.out.print(table)
             return
         if title:
-            sys.stdout.write(title + "\n")
-        cells = [[_plain(c) for c in row] for row in rows]
-        widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-        sys.stdout.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip() + "\n")
+            sys.stdout.write(clean(title) + "\n")
+        cells = [[clean(_plain(c)) for c in row] for row in rows]
+        heads = [clean(h).upper() for h in headers]
+        widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(heads)]
+        sys.stdout.write("  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip() + "\n")
         for row in cells:
             sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
