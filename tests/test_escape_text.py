@@ -145,8 +145,6 @@ def test_instance_errors_and_notes_on_stderr(engine, mode: str) -> None:
     run(mode, "instance", "show", engine["failed"], "--debug", "-c", cs)
 
 
-@pytest.mark.xfail(strict=True, reason="instance_cmd writes these views to sys.stdout itself (_Stream, the ids "
-                                       "writer), not through TextWriter/render: reported to the lead")
 @pytest.mark.parametrize("args", [("list", "--all"), ("list", "-o", "ids"), ("history", "{failed}", "--follow")])
 def test_instance_streamed_views(engine, args: tuple[str, ...]) -> None:
     args = tuple(a.replace("{failed}", engine["failed"]) for a in args)

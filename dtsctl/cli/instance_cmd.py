@@ -213,7 +213,10 @@ class _Stream:
         self._write([h.upper() for h in headers])
 
     def _write(self, cells: list[Any]) -> None:
-        text = "  ".join(("-" if c is None else str(c)).ljust(w) for c, w in zip(cells, self.widths))
+        from dtsctl.output.render import clean
+
+        # Cells carry data (ids, names, event details): escaped and redacted as TextWriter does.
+        text = "  ".join(("-" if c is None else clean(str(c))).ljust(w) for c, w in zip(cells, self.widths))
         sys.stdout.write(text.rstrip() + "\n")
         sys.stdout.flush()
 
@@ -405,8 +408,9 @@ def list_(
                 yield rec
 
         if fmt == "ids":
-            for rec in capped():
-                sys.stdout.write(rec.instance_id + "\n")
+            from dtsctl.output.render import emit_ids
+
+            emit_ids(rec.instance_id for rec in capped())
         elif fmt in ("json", "jsonl"):
             _emit_stream(cx, (rec.to_dict() for rec in capped()))
         elif all_:

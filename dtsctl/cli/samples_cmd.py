@@ -57,7 +57,10 @@ class _Events:
                                     "time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}])
             elif self.cx.output.value == "text":
                 what = {"orchestration": "orchestration", "activity": "  activity", "entity": "entity"}[kind]
-                sys.stderr.write(f"{stamp} {what} {name}  ({'entity' if kind == 'entity' else 'instance'} {instance_id})\n")
+                from dtsctl.output.render import clean
+
+                kind_word = "entity" if kind == "entity" else "instance"
+                sys.stderr.write(clean(f"{stamp} {what} {name}  ({kind_word} {instance_id})") + "\n")
                 sys.stderr.flush()
 
 

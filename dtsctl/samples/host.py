@@ -125,7 +125,9 @@ def concise_logging():
                     text += f" ({status.group(1)}" + (f": {details.group(1)}" if details else "") + ")"
                 if tail:
                     text += f" {tail}"
-            sys.stderr.write(f"worker {record.levelname.lower()}: {' '.join(text.split())}\n")
+            from dtsctl.output.render import clean
+
+            sys.stderr.write(clean(f"worker {record.levelname.lower()}: {' '.join(text.split())}") + "\n")
             sys.stderr.flush()
 
     @contextlib.contextmanager
