@@ -177,3 +177,23 @@ def test_logs_follow_ends_when_the_emulator_stops(emulator) -> None:
         if follower.poll() is None:
             follower.kill()
             follower.wait()
+
+
+def test_logs_escape_what_the_server_wrote(emulator, isolated_env: Path) -> None:
+    # A server's log is data: a colour code or a title-setting sequence in it must not reach the
+    # terminal raw, nor a secret given through --env.
+    name, port, _ = emulator
+    assert up(name, port, "--env", "MY_SECRET=Password=hunter2-is-long").returncode == 0
+    log = next((isolated_env / ".local" / "state" / "dtsctl" / "local" / name).glob("*.log"))
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write("\x1b]0;pwned\x07\x1b[2Jcleared Password=hunter2-is-long\n")
+    logs = run_dtsctl("emulator", "logs", "--name", name, "--tail", "1")
+    assert logs.returncode == 0, logs.stderr
+    assert "\x1b" not in logs.stdout and "\x07" not in logs.stdout
+    assert "\\x1b]0;pwned\\x07" in logs.stdout and "hunter2" not in logs.stdout
+
+
+@pytest.mark.parametrize("args", [("emulator", "up", "--engine", "local"), ("emulator", "restart"), ("demo",)])
+def test_timeouts_must_be_finite(args) -> None:
+    result = run_dtsctl(*args, "--timeout", "nan")
+    assert result.returncode == 2 and "not a finite number" in result.stderr, result.stderr

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dtsctl.cli.common import Cx, command, group
+from dtsctl.cli.common import Cx, command, finite, group
 from dtsctl.cli.emulator_cmd import EngineOpt, EngineOption, NameOpt
 from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME
 from dtsctl.errors import ExitCode
@@ -76,7 +76,8 @@ def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Leave the emulator running afterwards (with the demo's instances).")] = False,
     port: Annotated[int, typer.Option(help="Host port of the emulator's gRPC endpoint.")] = DEFAULT_GRPC_PORT,
     name: NameOpt = DEFAULT_NAME,
-    timeout: Annotated[float, typer.Option(help="Seconds the three samples get to finish.", min=1)] = 60.0,
+    timeout: Annotated[float, typer.Option(help="Seconds the three samples get to finish.", min=1,
+                                                 callback=finite)] = 60.0,
 ) -> None:
     """Try DTS in one command: start the emulator, host the samples, run a chain, a fan-out and an approval.
 

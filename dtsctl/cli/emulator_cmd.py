@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dtsctl.cli.common import Cx, command, group
+from dtsctl.cli.common import Cx, command, finite, group
 from dtsctl.emulator.model import (
     DEFAULT_BIND,
     DEFAULT_DASHBOARD_PORT,
@@ -77,7 +77,11 @@ def _parse_env(pairs: list[str] | None) -> tuple[tuple[str, str], ...]:
 
 def _show_log_tail(cx: Cx, exc: EmulatorError) -> None:
     if exc.log_tail:
-        sys.stderr.write("--- last log lines ---\n" + "\n".join(exc.log_tail) + "\n----------------------\n")
+        from dtsctl.output.render import clean
+
+        # The emulator's own lines: escaped and redacted like any data (an --env secret, a colour code).
+        tail = "\n".join(clean(line) for line in exc.log_tail)
+        sys.stderr.write("--- last log lines ---\n" + tail + "\n----------------------\n")
 
 
 class _Spinner:
@@ -166,7 +170,8 @@ def up(
     task_hub: Annotated[Optional[list[str]], typer.Option("--task-hub", help="A task hub to serve (repeatable; default 'default'). Sets DTS_TASK_HUB_NAMES.", show_default=False)] = None,
     dynamic_task_hubs: Annotated[bool, typer.Option("--dynamic-task-hubs", help="Create task hubs on first use (DTS_USE_DYNAMIC_TASK_HUBS=true).")] = False,
     env: Annotated[Optional[list[str]], typer.Option("--env", help="KEY=VALUE for the emulator's environment (repeatable).", show_default=False)] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait until the emulator answers gRPC Hello.", min=0.1)] = 60.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait until the emulator answers gRPC Hello.", min=0.1,
+                                                 callback=finite)] = 60.0,
     recreate: Annotated[bool, typer.Option("--recreate", help="Remove an existing emulator of this name first (its state is lost).")] = False,
     keep_on_failure: Annotated[bool, typer.Option("--keep-on-failure", help="Leave a failed emulator in place to inspect it.")] = False,
 ) -> None:
@@ -298,7 +303,7 @@ def logs(
         render.emit_jsonl({"line": line} for line in lines)
     else:
         for line in lines:
-            sys.stdout.write(line + "\n")
+            sys.stdout.write(render.clean(line) + "\n")
             sys.stdout.flush()
 
 
@@ -306,7 +311,8 @@ def logs(
 def restart(
     cx: Cx,
     name: NameOpt = DEFAULT_NAME,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait until it answers gRPC Hello.", min=0.1)] = 60.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait until it answers gRPC Hello.", min=0.1,
+                                                 callback=finite)] = 60.0,
     engine: EngineOption = EngineOpt.auto,
 ) -> None:
     """Stop and start the emulator again (its in-memory state is lost), then wait until it is ready."""
