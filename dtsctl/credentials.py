@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from dtsctl.connection import ConnectionFields
+from dtsctl.dts import TOKEN_SCOPE, TOKEN_SCOPE_USGOV
 from dtsctl.errors import InvalidInput, Unauthorized
-
-TOKEN_SCOPE = "https://durabletask.io/.default"
-TOKEN_SCOPE_USGOV = "https://durabletask.azure.us/.default"
 
 
 def token_scope(env: dict[str, str] | None = None) -> str:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dtsctl.config.target import Target
+from dtsctl.dts import TASK_HUB_NOT_FOUND
 from dtsctl.errors import DtsctlError, InvalidInput, NotFound, OperationFailed, Unauthorized, Unreachable
 
 DEFAULT_TIMEOUT = 10.0
-TASK_HUB_NOT_FOUND = "Task hub not found"
 # The largest answer the client accepts (gRPC's default is 4 MiB, less than one instance can weigh).
 # Every payload reaches a scheduler in one gRPC message, which servers cap at 4 MiB by default (DTS
 # documents a lower payload ceiling, about 1 MiB), and an instance record carries at most four of them

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from dtsctl.cli.common import Cx, command, group
+from dtsctl.dts import DEFAULT_TASK_HUB, EMULATOR_GRPC_PORT
 from dtsctl.errors import ExitCode, InvalidInput, UsageError
 from dtsctl.output.render import TextWriter
 
@@ -174,9 +175,9 @@ def new(
     from dtsctl.connection import build, validate as check
 
     if emulator:
-        endpoint = endpoint or "http://localhost:8080"
+        endpoint = endpoint or f"http://localhost:{EMULATOR_GRPC_PORT}"
         auth = auth or "None"
-        task_hub = task_hub or "default"
+        task_hub = task_hub or DEFAULT_TASK_HUB
     missing = [flag for flag, value in (("--endpoint", endpoint), ("--auth", auth)) if not value]
     if missing:
         raise UsageError(f"Missing {' and '.join(missing)}.",

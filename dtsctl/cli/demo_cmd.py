@@ -10,7 +10,7 @@ import typer
 
 from dtsctl.cli.common import Cx, command, finite, group
 from dtsctl.cli.emulator_cmd import EngineOpt, EngineOption, NameOpt
-from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME
+from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME, DEFAULT_TASK_HUB
 from dtsctl.errors import ExitCode
 from dtsctl.output.render import TextWriter
 
@@ -50,7 +50,7 @@ def next_steps(result: Any, name: str, port: int) -> list[str]:
         steps.append(f"dtsctl emulator up{flags}" + (f" --port {port}" if port != DEFAULT_GRPC_PORT else ""))
     # dtsctl and the samples' default target is http://localhost:8080, task hub 'default'.
     if (emulator is not None and emulator.connection_string
-            and (emulator.endpoint, emulator.task_hub) != (f"http://localhost:{DEFAULT_GRPC_PORT}", "default")):
+            and (emulator.endpoint, emulator.task_hub) != (f"http://localhost:{DEFAULT_GRPC_PORT}", DEFAULT_TASK_HUB)):
         steps.append(f"export {CONNECTION_VAR}='{emulator.connection_string}'")
     steps.append("dtsctl samples worker   # in another terminal: hosts every sample until Ctrl-C")
     steps.append("dtsctl samples list     # every sample and the command that starts it")

@@ -17,6 +17,7 @@ from dtsctl.emulator.model import (
     DEFAULT_IMAGE_REPO,
     DEFAULT_NAME,
     DEFAULT_TAG,
+    DEFAULT_TASK_HUB,
     EmulatorError,
     EmulatorInfo,
     EmulatorSpec,
@@ -180,7 +181,7 @@ def up(
 
     spec = service.check_spec(EmulatorSpec(
         name=name, port=port, dashboard_port=dashboard_port, bind=bind,
-        task_hubs=tuple(task_hub or ("default",)), dynamic_task_hubs=dynamic_task_hubs, env=_parse_env(env),
+        task_hubs=tuple(task_hub or (DEFAULT_TASK_HUB,)), dynamic_task_hubs=dynamic_task_hubs, env=_parse_env(env),
         image=image or f"{DEFAULT_IMAGE_REPO}:{tag}", pull=pull.value,
     ))
     if spec.bind in ("0.0.0.0", "::"):

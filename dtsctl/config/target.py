@@ -23,13 +23,13 @@ from urllib.parse import urlsplit
 
 from dtsctl.config import paths, profiles
 from dtsctl.connection import EMULATOR_CONNECTION_STRING, ConnectionStringError, Validation, parse, validate
+from dtsctl.dts import DEFAULT_TASK_HUB
 
 CONNECTION_ENV = ("DTSCTL_CONNECTION_STRING", "DURABLE_TASK_SCHEDULER_CONNECTION_STRING", "DURABLE_TASK_CONNECTION_STRING")
 TASK_HUB_ENV = ("DTSCTL_TASK_HUB", "TASKHUB_NAME")
 SAMPLES_ENDPOINT_ENV = "ENDPOINT"
 SAMPLES_TASK_HUB_ENV = "TASKHUB"
 PROFILE_ENV = "DTSCTL_PROFILE"
-DEFAULT_TASK_HUB = "default"
 
 
 class Layer(IntEnum):

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from dtsctl.dts import EMULATOR_DASHBOARD_PORT, EMULATOR_GRPC_PORT, EMULATOR_HEALTH_PORT  # noqa: F401 (read as ep.*)
 from dtsctl.redact import looks_secret
 
 # Azure DTS data-plane domains. Sovereign clouds' endpoint domains are UNVERIFIED (the token scope
@@ -23,10 +24,6 @@ from dtsctl.redact import looks_secret
 AZURE_DOMAINS: tuple[str, ...] = ("durabletask.io",)
 DASHBOARD_HOST = "dashboard.durabletask.io"
 
-# Emulator ports (reference/dts.md section 3).
-EMULATOR_GRPC_PORT = 8080
-EMULATOR_HEALTH_PORT = 8081
-EMULATOR_DASHBOARD_PORT = 8082
 DEFAULT_GRPC_PORT = 443
 
 # Host names that reach a container's or the host's published ports from inside a container.

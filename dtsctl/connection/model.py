@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dtsctl.dts import EMULATOR_CONNECTION_STRING  # noqa: F401 (part of this module's records)
 from dtsctl.errors import InvalidInput
 from dtsctl.redact import mask_if_secret
 
@@ -39,8 +40,6 @@ AUTH_VALUES: tuple[str, ...] = (
     "InteractiveBrowser",
     "None",
 )
-
-EMULATOR_CONNECTION_STRING = "Endpoint=http://localhost:8080;Authentication=None;TaskHub=default"
 
 # Task hub (and scheduler) names: ARM's pattern (reference/dts.md section 5).
 TASK_HUB_NAME = re.compile(r"[a-zA-Z0-9-]{3,64}")

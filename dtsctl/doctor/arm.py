@@ -13,14 +13,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dtsctl.doctor.context import Context
+from dtsctl.dts import DATA_CONTRIBUTOR_ROLE_ID, ROLE_NAMES
 from dtsctl.doctor.model import Outcome, failed, passed, skipped, warned
 
-ROLES = {
-    "0ad04412-c4d5-4796-b79c-f76d14c8d402": "Durable Task Data Contributor",
-    "80d0d6b0-f522-40a4-8886-a5a11720c375": "Durable Task Worker",
-    "d6a5505f-6ebb-45a4-896e-ac8274cfc0ac": "Durable Task Data Reader",
-}
-CONTRIBUTOR = "0ad04412-c4d5-4796-b79c-f76d14c8d402"
 ROLE_ASSIGNMENTS_API = "2022-04-01"
 SUBSCRIPTIONS_API = "2022-12-01"
 SCHEDULER_ID = re.compile(
@@ -210,17 +205,17 @@ def judge_assignments(assignments: list[dict], oid: str, scheduler_id: str, task
         props = a.get("properties", {})
         role = (props.get("roleDefinitionId") or "").rsplit("/", 1)[-1].lower()
         scope = (props.get("scope") or "").lower().rstrip("/")
-        if role not in ROLES or props.get("principalId", oid) != oid:
+        if role not in ROLE_NAMES or props.get("principalId", oid) != oid:
             continue
         # At the scheduler, above it (resource group, subscription), or at this task hub.
         if sched == scope or sched.startswith(scope + "/") or scope == hub_scope:
-            useful.append((ROLES[role], scope, props.get("createdOn")))
+            useful.append((ROLE_NAMES[role], scope, props.get("createdOn")))
     command = (f"az role assignment create --role \"Durable Task Data Contributor\" --assignee-object-id {oid} "
                f"--assignee-principal-type ServicePrincipal --scope {scheduler_id}")
     if not useful:
         return failed(f"principal {oid} has no Durable Task role on the scheduler or task hub '{task_hub}'",
                       cause="The identity lacks RBAC on the scheduler, so calls get 403 PermissionDenied.",
-                      fix=command + " (role id 0ad04412-c4d5-4796-b79c-f76d14c8d402; it can take up to 10 minutes to apply)")
+                      fix=command + f" (role id {DATA_CONTRIBUTOR_ROLE_ID}; it can take up to 10 minutes to apply)")
     roles = ", ".join(sorted({f"{r} at {'the task hub' if s == hub_scope else 'the scheduler' if s == sched else s}" for r, s, _ in useful}))
     recent = []
     for _, _, created in useful:

@@ -8,11 +8,12 @@ from typing import Any
 
 from dtsctl.doctor.context import Context
 from dtsctl.doctor.model import Outcome, failed, passed
+from dtsctl.dts import DATA_CONTRIBUTOR_ROLE_ID, TASK_HUB_METADATA_KEY
 
 HELLO = "/TaskHubSidecarService/Hello"
 LIST_IDS = "/TaskHubSidecarService/ListInstanceIds"
 PROPAGATION = "RBAC role assignments can take up to 10 minutes to apply."
-RBAC_FIX = ("Assign 'Durable Task Data Contributor' (0ad04412-c4d5-4796-b79c-f76d14c8d402) to the app's identity at "
+RBAC_FIX = (f"Assign 'Durable Task Data Contributor' ({DATA_CONTRIBUTOR_ROLE_ID}) to the app's identity at "
             "the scheduler: az role assignment create --role \"Durable Task Data Contributor\" --assignee <principal id> "
             "--scope <scheduler resource id>. For a user-assigned identity the connection string also needs ClientID.")
 ALLOWLIST_FIX = ("Add this machine's address to the scheduler's IP allowlist: az durabletask scheduler update "
@@ -37,7 +38,7 @@ def _channel(ctx: Context):
 
 
 def _metadata(ctx: Context) -> list[tuple[str, str]]:
-    md = [("taskhub", ctx.target.task_hub or ""), ("x-user-agent", "dtsctl-doctor")]
+    md = [(TASK_HUB_METADATA_KEY, ctx.target.task_hub or ""), ("x-user-agent", "dtsctl-doctor")]
     token = ctx.fact("credential", "token")
     if token:
         md.append(("authorization", f"Bearer {token}"))

@@ -41,13 +41,12 @@ from dtsctl.emulator.model import (
     EmulatorSpec,
     PullProgress,
 )
+from dtsctl.dts import EMULATOR_TAGS_URL as MCR_TAGS_URL
 from dtsctl.errors import DtsctlError, NotFound, Unauthorized, Unreachable
 
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 DEFAULT_CONNECT_TIMEOUT = 5.0  # connecting + the first version/ping request
 DEFAULT_OPERATION_TIMEOUT = 120.0  # any later request (stop adds its grace period on top)
-
-MCR_TAGS_URL = "https://mcr.microsoft.com/v2/dts/dts-emulator/tags/list"
 
 HINT_ENGINE = "start Docker, or use the built-in engine: dtsctl emulator up --engine local"
 HINT_REGISTRY = (

@@ -12,24 +12,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
+from dtsctl.dts import (
+    DEFAULT_TASK_HUB,
+    EMULATOR_DASHBOARD_PORT,
+    EMULATOR_GRPC_PORT,
+    EMULATOR_IMAGE_REPO,
+    ENV_DYNAMIC_TASK_HUBS,
+    ENV_TASK_HUB_NAMES,
+)
 from dtsctl.errors import DtsctlError, ExitCode
 
 DEFAULT_NAME = "dts-emulator"
-DEFAULT_IMAGE_REPO = "mcr.microsoft.com/dts/dts-emulator"
+DEFAULT_IMAGE_REPO = EMULATOR_IMAGE_REPO
 DEFAULT_TAG = "latest"
-DEFAULT_GRPC_PORT = 8080
-DEFAULT_DASHBOARD_PORT = 8082
+# Host ports default to the container's own, as in the DTS quick start (docker run -p 8080:8080 -p 8082:8082).
+DEFAULT_GRPC_PORT = EMULATOR_GRPC_PORT
+DEFAULT_DASHBOARD_PORT = EMULATOR_DASHBOARD_PORT
 DEFAULT_BIND = "127.0.0.1"
-DEFAULT_TASK_HUB = "default"
-CONTAINER_GRPC_PORT = 8080
-CONTAINER_DASHBOARD_PORT = 8082
+CONTAINER_GRPC_PORT = EMULATOR_GRPC_PORT
+CONTAINER_DASHBOARD_PORT = EMULATOR_DASHBOARD_PORT
 
 # Labels on every container dtsctl creates.
 LABEL_MANAGED = "io.dtsctl.managed"
 LABEL_SETTINGS = "io.dtsctl.settings"  # JSON of EmulatorSpec.settings(), to compare on a later `up`
-
-ENV_TASK_HUB_NAMES = "DTS_TASK_HUB_NAMES"
-ENV_DYNAMIC_TASK_HUBS = "DTS_USE_DYNAMIC_TASK_HUBS"
 
 EngineKind = Literal["docker", "local"]
 PullPolicy = Literal["missing", "always", "never"]

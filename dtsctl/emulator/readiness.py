@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dtsctl.dts import TASK_HUB_METADATA_KEY
+
 POLL_INTERVAL = 0.1  # seconds between attempts (the bound: at most every 100 ms)
 
 
@@ -49,7 +51,7 @@ def _hello(channel, task_hub: str, timeout: float) -> None:
     # Hello takes and returns google.protobuf.Empty, which is zero bytes on the wire: calling it
     # raw spares `status` the import of protobuf and the SDK (most of its start-up time).
     call = channel.unary_unary(HELLO_METHOD, request_serializer=None, response_deserializer=None)
-    call(b"", metadata=[("taskhub", task_hub)], timeout=timeout)
+    call(b"", metadata=[(TASK_HUB_METADATA_KEY, task_hub)], timeout=timeout)
 
 
 def describe_rpc_error(exc: Exception) -> str:

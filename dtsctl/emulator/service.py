@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from dtsctl.emulator import readiness
 from dtsctl.emulator.model import (
+    DEFAULT_NAME,
     EmulatorError,
     EmulatorExists,
     EmulatorInfo,
@@ -259,7 +260,7 @@ def require(engines: Engines, name: str, choice: EngineChoice = "auto") -> tuple
     found = engines.locate(name, choice)
     if found is None:
         raise NotFound(f"No emulator named '{name}'.", hint="Start one with 'dtsctl emulator up'" +
-                       (f" --name {name}" if name != "dts-emulator" else "") + ".")
+                       (f" --name {name}" if name != DEFAULT_NAME else "") + ".")
     return found
 
 

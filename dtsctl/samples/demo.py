@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dtsctl.emulator.model import DEFAULT_NAME, DEFAULT_TASK_HUB, EmulatorError, EmulatorSpec
+from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME, DEFAULT_TASK_HUB, EmulatorError, EmulatorSpec
 from dtsctl.errors import DtsctlError, OperationFailed
 from dtsctl.instances.records import decode_payload
 
@@ -227,7 +227,7 @@ def run_demo(
     engines: Any,
     *,
     name: str = DEFAULT_NAME,
-    port: int = 8080,
+    port: int = DEFAULT_GRPC_PORT,
     choice: str = "auto",
     keep: bool = False,
     timeout: float = 60.0,

@@ -16,26 +16,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from dtsctl.dts import (
+    DEFAULT_TASK_HUB,
+    EMULATOR_GRPC_PORT as DEFAULT_GRPC_PORT,
+    EMULATOR_HEALTH_PORT as DEFAULT_HEALTH_PORT,
+    ENV_DYNAMIC_TASK_HUBS,
+    ENV_TASK_HUB_NAMES,
+    TASK_HUB_NOT_FOUND,
+)
+
 #: Module to run with ``python -m`` to start the local engine as a process.
 SERVER_MODULE = "dtsctl.emulator.local.server"
 
 DEFAULT_BIND = "127.0.0.1"
-DEFAULT_GRPC_PORT = 8080
-DEFAULT_HEALTH_PORT = 8081
-DEFAULT_TASK_HUB = "default"
 DEFAULT_MAX_WORKERS = 100
 DEFAULT_HEALTH_PING_INTERVAL = 30.0
 DEFAULT_GRACE = 2.0
-
-#: Environment variables read by the server (the same names as the real emulator).
-ENV_TASK_HUB_NAMES = "DTS_TASK_HUB_NAMES"
-ENV_DYNAMIC_TASK_HUBS = "DTS_USE_DYNAMIC_TASK_HUBS"
 
 #: Keys of the ready file written by ``--ready-file``.
 READY_FILE_KEYS = ("pid", "grpc_port", "health_port", "bind", "task_hubs", "dynamic_task_hubs", "started_at")
 
 #: Prefix of the gRPC NOT_FOUND detail for an unknown task hub (what the real emulator says).
-TASK_HUB_NOT_FOUND_PREFIX = "Task hub not found: "
+TASK_HUB_NOT_FOUND_PREFIX = f"{TASK_HUB_NOT_FOUND}: "
 
 _LAZY = {"serve", "main", "LocalServerConfig", "RunningServer", "config_from_args"}
 

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from dtsctl.dts import TASK_HUB_NOT_FOUND
+
 log = logging.getLogger("dtsctl.emulator.local.health")
 
 ROUTES = ("/healthz", "/v1/taskhubs", "/v1/taskhubs/<name>", "/v1/info")
@@ -69,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
                 name = unquote(path[len("/v1/taskhubs/"):])
                 hub = app.registry.get(name)
                 if hub is None:
-                    self._send(HTTPStatus.NOT_FOUND, {"error": f"Task hub not found: {name}"})
+                    self._send(HTTPStatus.NOT_FOUND, {"error": f"{TASK_HUB_NOT_FOUND}: {name}"})
                 else:
                     self._send(HTTPStatus.OK, hub.stats())
             elif path == "/v1/info":

@@ -42,10 +42,11 @@ import durabletask.internal.orchestrator_service_pb2 as pb
 import durabletask.internal.orchestrator_service_pb2_grpc as stubs
 from durabletask.testing import InMemoryOrchestrationBackend
 
-DEFAULT_TASK_HUB = "default"
-TASK_HUB_METADATA_KEY = "taskhub"
+from dtsctl import dts
+from dtsctl.dts import DEFAULT_TASK_HUB, TASK_HUB_METADATA_KEY
+
 WORKER_ID_METADATA_KEY = "workerid"
-TASK_HUB_NOT_FOUND = "Task hub not found: {name}"
+TASK_HUB_NOT_FOUND = dts.TASK_HUB_NOT_FOUND + ": {name}"
 NO_METADATA_HINT = " (the call had no 'taskhub' metadata, which selects 'default')"
 
 log = logging.getLogger("dtsctl.emulator.local")
