@@ -1,7 +1,8 @@
-# ---- Docker test kit (tests/dockerkit.py): fixtures docker_client, standin_image,
-# ---- local_registry, docker_cleanup. tests/ is on sys.path (rootdir conftest, no __init__.py).
-pytest_plugins = ["dockerkit", "azureloop"]
-# ---- end Docker test kit
+# ---- Test support lives in tests/support/ (tests/ is on sys.path: rootdir conftest, no __init__.py).
+# ---- Plugins: the Docker fixtures (docker_client, standin_image, local_registry, docker_cleanup) and
+# ---- the Azure stand-in (tests/azureloop/).
+pytest_plugins = ["support.docker_fixtures", "azureloop"]
+# ---- end plugins
 
 # ---- Isolation: no test sees the developer's own configuration or scheduler variables.
 from pathlib import Path  # noqa: E402

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from clitools import invoke, run_dtsctl
+from support.cli import invoke, run_dtsctl
 from dtsctl import __version__
 
 GOOD = "Endpoint=http://localhost:8080;Authentication=None;TaskHub=default"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clitools import invoke
+from support.cli import invoke
 from dtsctl.cli.completion_cmd import SHELLS
 
 ROOT = Path(__file__).resolve().parent.parent

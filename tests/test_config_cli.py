@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clitools import invoke, run_dtsctl
+from support.cli import invoke, run_dtsctl
 from dtsctl.config import paths
 
 AZ = "Endpoint=https://prod-abcd.westus2.durabletask.io;Authentication=ManagedIdentity;TaskHub=orders"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from clitools import run_dtsctl
+from support.cli import run_dtsctl
 from dtsctl.config import profiles
 from dtsctl.errors import ConfigFileError, ExitCode
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from clitools import run_dtsctl
+from support.cli import run_dtsctl
 from dtsctl.config import profiles
 from dtsctl.errors import ExitCode
 

@@ -123,7 +123,7 @@ CLI_FUZZ = settings(max_examples=int(os.environ.get("DTSCTL_FUZZ_EXAMPLES", "150
 @CLI_FUZZ
 @given(st.one_of(st.text(), plausible()), st.sampled_from(["text", "json", "jsonl"]))
 def test_validate_command_exits_0_or_2_without_traceback(text: str, fmt: str) -> None:
-    from clitools import invoke
+    from support.cli import invoke
 
     assume("\x00" not in text)  # a NUL cannot be passed in a real argv
     r = invoke("connection", "validate", "-o", fmt, "--", text)

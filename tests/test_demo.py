@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from clitools import pid_alive, run_dtsctl
-from dockerkit import free_port
+from support.cli import run_dtsctl
+from support.net import free_port
+from support.procs import pid_alive
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,7 +77,7 @@ def test_demo_runs_the_three_samples_and_leaves_nothing(state) -> None:
 
 
 def test_demo_keep_leaves_the_emulator_with_the_instances(state) -> None:
-    from sdkkit import client
+    from support.sdk import client
 
     folder, env = state
     port = free_port()
@@ -153,7 +154,7 @@ def test_ctrl_c_midway_stops_everything(state) -> None:
 
 
 def test_demo_uses_another_emulator_answering_on_the_port_and_never_touches_it(state) -> None:
-    from samplekit import local_server
+    from support.samples import local_server
 
     folder, env = state
     with local_server(dynamic_task_hubs=False) as other:

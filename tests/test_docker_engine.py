@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-import dockerkit as kit
 from dtsctl.emulator.docker_engine import (
     HINT_ENGINE,
     DockerEngine,
@@ -32,6 +31,9 @@ from dtsctl.emulator.docker_engine import (
 )
 from dtsctl.emulator.model import LABEL_MANAGED, EmulatorError, EmulatorSpec
 from dtsctl.errors import ExitCode, NotFound, Unauthorized, Unreachable
+import support.docker as kit
+from support.net import free_port
+from support.wait import wait_until
 
 # Needs a Docker Engine: fails on CI (CI=true) without one, skips elsewhere.
 pytestmark = pytest.mark.usefixtures("docker_client")
@@ -51,8 +53,8 @@ def engine():
 
 
 def _spec(name: str, image: str, **kw) -> EmulatorSpec:
-    kw.setdefault("port", kit.free_port())
-    kw.setdefault("dashboard_port", kit.free_port())
+    kw.setdefault("port", free_port())
+    kw.setdefault("dashboard_port", free_port())
     kw.setdefault("bind", "127.0.0.1")
     kw.setdefault("pull", "never")
     return EmulatorSpec(name=name, image=image, **kw)
@@ -97,7 +99,7 @@ def test_lifecycle_create_find_stop_start_remove(engine, standin_image, docker_c
     found = engine.find(name)
     assert found is not None and found.running and found.port == spec.port
     assert engine.alive(name) == (True, None)
-    kit.wait_until(lambda: _answers(spec.port, "a"), timeout=30, interval=0.3, desc="DTS gRPC via published port")
+    wait_until(lambda: _answers(spec.port, "a"), timeout=30, interval=0.3, desc="DTS gRPC via published port")
 
     engine.stop(name, grace=5)
     stopped = engine.find(name)
@@ -110,7 +112,7 @@ def test_lifecycle_create_find_stop_start_remove(engine, standin_image, docker_c
 
     again = engine.start(name)
     assert again.running and again.port == spec.port
-    kit.wait_until(lambda: _answers(spec.port, "b"), timeout=30, interval=0.3, desc="DTS gRPC after restart")
+    wait_until(lambda: _answers(spec.port, "b"), timeout=30, interval=0.3, desc="DTS gRPC after restart")
 
     engine.remove(name)
     assert engine.find(name) is None
@@ -217,7 +219,7 @@ def test_pull_never_with_absent_image(engine, docker_cleanup):
 
 def test_pull_from_dead_registry_is_unreachable(engine, docker_cleanup):
     name = docker_cleanup.register(_name())
-    ref = f"127.0.0.1:{kit.free_port()}/dts/dts-emulator:test"  # nothing listens there
+    ref = f"127.0.0.1:{free_port()}/dts/dts-emulator:test"  # nothing listens there
     with pytest.raises(Unreachable, match="cannot reach the registry of image") as ei:
         engine.create(_spec(name, ref, pull="missing"))
     assert "--image" in ei.value.hint and "--engine local" in ei.value.hint
@@ -248,7 +250,7 @@ def test_pull_error_classification(engine):
 
 
 def test_port_taken_by_another_container(engine, standin_image, docker_cleanup):
-    port = kit.free_port()
+    port = free_port()
     other = _name()
     docker_cleanup.create(standin_image, name=other, ports={"8080/tcp": ("127.0.0.1", port)})
     name = docker_cleanup.register(_name())
@@ -279,7 +281,7 @@ def test_port_taken_by_an_invisible_program(engine, monkeypatch):
     import dtsctl.emulator.docker_engine as de
 
     monkeypatch.setattr(de, "find_port_process", lambda port: None)
-    err = engine.port_in_use_error(kit.free_port(), "127.0.0.1")
+    err = engine.port_in_use_error(free_port(), "127.0.0.1")
     assert err.message.endswith("is already in use by another program")
 
 
@@ -299,7 +301,7 @@ def test_logs_tail_follow_last_logs_and_exit_code(engine, standin_image, docker_
         sys.exit(3)
     """)
     docker_cleanup.create(standin_image, command=[PY, "-c", script], name=name)
-    kit.wait_until(lambda: "to stderr" in engine.last_logs(name, 50), timeout=20, desc="first lines")
+    wait_until(lambda: "to stderr" in engine.last_logs(name, 50), timeout=20, desc="first lines")
 
     t0 = time.monotonic()
     followed = list(engine.logs(name, follow=True))  # ends when the container stops
@@ -348,7 +350,7 @@ def test_socket_file_without_daemon(tmp_path):
 
 
 def test_tcp_host_refused():
-    host = f"tcp://127.0.0.1:{kit.free_port()}"
+    host = f"tcp://127.0.0.1:{free_port()}"
     e = DockerEngine(environ={"DOCKER_HOST": host}, connect_timeout=2)
     assert e.available() == (False, f"the Docker Engine at {host} is not answering (connection refused)")
     with pytest.raises(Unreachable, match="not answering"):

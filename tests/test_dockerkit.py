@@ -1,4 +1,4 @@
-"""Proves the Docker test kit (tests/dockerkit.py) works against a real engine."""
+"""Proves the Docker test kit (tests/support/docker.py, standin.py, docker_fixtures.py) works against a real engine."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import sys
 
 import pytest
 
-import dockerkit as kit
+import support.docker as kit
+from support import standin
+from support.ci import missing_action
+from support.net import free_port, http_status
+from support.wait import wait_until
 
 
 def _ports(grpc_port: int, health_port: int) -> dict[str, tuple[str, int]]:
     return {
-        f"{kit.GRPC_PORT}/tcp": ("127.0.0.1", grpc_port),
-        f"{kit.HEALTH_PORT}/tcp": ("127.0.0.1", health_port),
+        f"{standin.GRPC_PORT}/tcp": ("127.0.0.1", grpc_port),
+        f"{standin.HEALTH_PORT}/tcp": ("127.0.0.1", health_port),
     }
 
 
@@ -21,9 +25,9 @@ def test_standin_serves_dts_grpc_and_healthz(docker_client, standin_image, docke
 
     image = docker_client.images.get(standin_image)
     assert image.labels.get(kit.TEST_LABEL) == "1"
-    assert image.attrs["Config"]["Cmd"][1:3] == ["-m", kit.SERVER_MODULE]
+    assert image.attrs["Config"]["Cmd"][1:3] == ["-m", standin.SERVER_MODULE]
 
-    grpc_port, health_port = kit.free_port(), kit.free_port()
+    grpc_port, health_port = free_port(), free_port()
     container = docker_cleanup.create(
         standin_image,
         name=f"dtsctl-test-standin-{grpc_port}",
@@ -35,9 +39,9 @@ def test_standin_serves_dts_grpc_and_healthz(docker_client, standin_image, docke
         container.reload()
         if container.status == "exited":
             pytest.fail(f"stand-in exited: {container.logs().decode(errors='replace')[-2000:]}")
-        return kit.http_status(f"http://127.0.0.1:{health_port}/healthz", timeout=1.0) == 204
+        return http_status(f"http://127.0.0.1:{health_port}/healthz", timeout=1.0) == 204
 
-    kit.wait_until(healthy, timeout=30, interval=0.2, desc="stand-in /healthz")
+    wait_until(healthy, timeout=30, interval=0.2, desc="stand-in /healthz")
 
     client = DurableTaskSchedulerClient(
         host_address=f"localhost:{grpc_port}",
@@ -91,7 +95,7 @@ def test_pull_guard_refuses_non_local_refs(docker_client):
 
 def test_docker_cleanup_removes_registered_and_labelled(docker_client, standin_image):
     cleanup = kit.DockerCleanup(docker_client)
-    name = f"dtsctl-test-cleanup-{kit.free_port()}"
+    name = f"dtsctl-test-cleanup-{free_port()}"
     c = cleanup.create(standin_image, command=[sys.executable, "-c", "pass"],
                        name=name, start=False)
     assert c.labels.get(kit.TEST_LABEL) == "1"
@@ -106,28 +110,17 @@ def test_ci_without_engine_fails_instead_of_skipping(monkeypatch):
     client, reason = kit.probe_engine()
     assert client is None
     assert reason == "no Docker Engine: /nonexistent.sock missing (from DOCKER_HOST)"
-    assert kit.engine_missing_action() == "fail"
+    assert missing_action() == "fail"
     with pytest.raises(pytest.fail.Exception, match="nonexistent.sock"):
         kit.require_engine()
 
     monkeypatch.delenv("CI")
-    assert kit.engine_missing_action() == "skip"
+    assert missing_action() == "skip"
     with pytest.raises(pytest.skip.Exception, match="nonexistent.sock"):
         kit.require_engine()
 
-    env = {"CI": "true", "DOCKER_HOST": "tcp://127.0.0.1:%d" % kit.free_port()}
+    env = {"CI": "true", "DOCKER_HOST": "tcp://127.0.0.1:%d" % free_port()}
     client, reason = kit.probe_engine(env, timeout=2)
     assert client is None and reason.startswith("no Docker Engine at tcp://127.0.0.1:")
-    assert kit.engine_missing_action(env) == "fail"
+    assert missing_action(env) == "fail"
 
-
-def test_wait_helpers():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        kit.wait_for_port("127.0.0.1", s.getsockname()[1], timeout=2)
-    with pytest.raises(TimeoutError, match="never"):
-        kit.wait_until(lambda: False, timeout=0.2, desc="never")
-    assert kit.wait_until(lambda: 42, timeout=1) == 42

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from clitools import run_dtsctl
-from dockerkit import free_port
+from support.cli import run_dtsctl
+from support.net import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

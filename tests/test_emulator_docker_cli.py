@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from clitools import run_dtsctl
-from dockerkit import free_port
-from sdkkit import run_hello_chain
+from support.cli import run_dtsctl
+from support.net import free_port
+from support.sdk import run_hello_chain
 
 pytestmark = [pytest.mark.usefixtures("docker_client"), pytest.mark.timeout(180)]
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from clitools import pid_alive, run_dtsctl
-from dockerkit import free_port
-from sdkkit import client, run_hello_chain
+from support.cli import run_dtsctl
+from support.net import free_port
+from support.procs import pid_alive
+from support.sdk import client, run_hello_chain
 
 pytestmark = pytest.mark.timeout(120)
 

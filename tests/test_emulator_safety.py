@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from clitools import pid_alive, run_dtsctl
-from dockerkit import free_port
+from support.cli import run_dtsctl
+from support.net import free_port
+from support.procs import pid_alive
 from dtsctl.emulator.local import SERVER_MODULE
 
 pytestmark = pytest.mark.timeout(120)

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from clitools import run_dtsctl
-from dockerkit import free_port
+from support.cli import run_dtsctl
+from support.net import free_port
 from dtsctl.emulator.local import SERVER_MODULE
 from test_emulator_safety import emulator_folders, servers_under, wait_gone
 

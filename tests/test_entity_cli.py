@@ -8,9 +8,10 @@ import uuid
 
 import pytest
 
-from clitools import invoke
-from dockerkit import free_port
-from samplekit import client, connection_string, local_server, new_hub, sample_worker, wait_for
+from support.cli import invoke
+from support.net import free_port
+from support.samples import client, connection_string, local_server, new_hub, sample_worker
+from support.wait import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -66,7 +67,7 @@ def test_signal_then_show(dts, key) -> None:
     doc = dts("entity", "signal", f"@Counter@{key}", "add", "-i", "2", "-o", "json").json()
     assert doc == {"entity_id": eid, "operation": "add", "input": 2, "signalled": True}
 
-    shown = wait_for(lambda: (d := show_json(dts, eid)) and d["state"] == 7 and d)
+    shown = wait_until(lambda: (d := show_json(dts, eid)) and d["state"] == 7 and d)
     assert set(shown) == {"entity_id", "name", "key", "state", "last_modified_at", "locked_by", "backlog_queue_size"}
     assert shown["name"] == "counter" and shown["key"] == key and shown["locked_by"] is None
     assert shown["last_modified_at"].endswith("Z") and shown["backlog_queue_size"] == 0
@@ -86,11 +87,11 @@ def test_signal_inputs_from_file_and_stdin_and_no_input(dts, key, tmp_path) -> N
     assert dts("entity", "signal", eid, "add", "--input", "10").exit_code == 0
     assert dts("entity", "signal", eid, "add", "--input", "-", input="3\n").exit_code == 0
     assert dts("entity", "signal", eid, "add").exit_code == 0  # no input: add 1
-    wait_for(lambda: (d := show_json(dts, eid)) and d["state"] == 14)
+    wait_until(lambda: (d := show_json(dts, eid)) and d["state"] == 14)
     # An operation that fails (not a number) leaves the state as it was.
     assert dts("entity", "signal", eid, "add", "--input", f"@{payload}").exit_code == 0
     assert dts("entity", "signal", eid, "reset").exit_code == 0
-    wait_for(lambda: (d := show_json(dts, eid)) and d["state"] == 0)
+    wait_until(lambda: (d := show_json(dts, eid)) and d["state"] == 0)
 
 
 def test_list_with_prefix_and_formats(dts, key) -> None:
@@ -98,7 +99,7 @@ def test_list_with_prefix_and_formats(dts, key) -> None:
         assert dts("entity", "signal", f"@counter@{key}-{suffix}", "add", "--input", str(amount)).exit_code == 0
     ids = [f"@counter@{key}-eu-1", f"@counter@{key}-us-1", f"@counter@{key}-us-2"]
 
-    wait_for(lambda: dts("entity", "list", "--prefix", f"@counter@{key}", "-o", "ids").stdout.split() == ids)
+    wait_until(lambda: dts("entity", "list", "--prefix", f"@counter@{key}", "-o", "ids").stdout.split() == ids)
     assert dts("entity", "list", "--prefix", f"Counter@{key}-us", "-o", "ids").stdout.split() == ids[1:]
     docs = dts("entity", "list", "--prefix", f"@counter@{key}-", "-o", "json").json()
     assert [(d["entity_id"], d["state"]) for d in docs] == [(ids[0], 3), (ids[1], 1), (ids[2], 2)]
@@ -121,12 +122,12 @@ def test_show_names_the_orchestration_holding_the_lock(server, hub, dts, key) ->
     eid = f"@counter@{key}"
     sdk = client(server, hub)
     instance_id = sdk.schedule_new_orchestration("hold_lock", input=key)
-    held = wait_for(lambda: (d := show_json(dts, eid)) and d["locked_by"] and d)
+    held = wait_until(lambda: (d := show_json(dts, eid)) and d["locked_by"] and d)
     text = dts("entity", "show", eid).stdout
     assert f"Locked by          {held['locked_by']}" in text
     sdk.raise_orchestration_event(instance_id, "release")
     assert sdk.wait_for_orchestration_completion(instance_id, timeout=20).runtime_status.name == "COMPLETED"
-    wait_for(lambda: (d := show_json(dts, eid)) is None or d["locked_by"] is None)
+    wait_until(lambda: (d := show_json(dts, eid)) is None or d["locked_by"] is None)
 
 
 def test_clean_removes_empty_entities(server) -> None:
@@ -139,9 +140,9 @@ def test_clean_removes_empty_entities(server) -> None:
 
         for k in ("a", "b"):
             assert dts("entity", "signal", f"@counter@{k}", "add", "--input", "1").exit_code == 0
-        wait_for(lambda: dts("entity", "list", "-o", "ids").stdout.split() == ["@counter@a", "@counter@b"])
+        wait_until(lambda: dts("entity", "list", "-o", "ids").stdout.split() == ["@counter@a", "@counter@b"])
         assert dts("entity", "signal", "@counter@a", "delete").exit_code == 0
-        wait_for(lambda: (d := show_json(dts, "@counter@a")) and d["state"] is None)
+        wait_until(lambda: (d := show_json(dts, "@counter@a")) and d["state"] is None)
 
         r = dts("entity", "clean", "-o", "json")
         assert r.exit_code == 0, r.stderr

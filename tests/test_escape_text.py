@@ -26,7 +26,7 @@ from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf import wrappers_pb2
 
-from clitools import invoke
+from support.cli import invoke
 from dtsctl.emulator.local.server import LocalServerConfig, serve
 from dtsctl.output.style import Style
 

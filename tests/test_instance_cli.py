@@ -24,8 +24,8 @@ from durabletask import task
 from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 
-from clitools import invoke, run_dtsctl
-from dockerkit import free_port
+from support.cli import invoke, run_dtsctl
+from support.net import free_port
 from dtsctl.emulator.local.server import LocalServerConfig, serve
 
 pytestmark = pytest.mark.timeout(120)

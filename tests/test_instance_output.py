@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from clitools import invoke, run_dtsctl
-from dockerkit import free_port
+from support.cli import invoke, run_dtsctl
+from support.net import free_port
 from test_instance_cli import HUB, Hub, hub, unique, waiter  # noqa: F401 - hub is a fixture
 from test_instance_purge import DTSCTL, Proxy, since
 

@@ -16,7 +16,7 @@ WaitForInstanceStart/Completion without a gRPC deadline (the local engine waits 
 
 Needs ``node`` and ``npm`` on PATH; ``tests/js/node_modules`` is installed with ``npm ci`` once per
 session when it is missing or older than ``package-lock.json``. When node/npm are missing or the
-install fails (registry unreachable...): skip, or fail when CI=true (``dockerkit.fail_or_skip``).
+install fails (registry unreachable...): skip, or fail when CI=true (``support.ci.fail_or_skip``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from dockerkit import fail_or_skip
+from support.ci import fail_or_skip
 from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 from durabletask.client import OrchestrationStatus
 

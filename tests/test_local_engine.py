@@ -22,34 +22,13 @@ from dtsctl.emulator import local_engine
 from dtsctl.emulator.local_engine import LocalEngine
 from dtsctl.emulator.model import EmulatorError, EmulatorSpec
 from dtsctl.errors import NotFound, UsageError
+from support.net import free_port
+from support.procs import pid_alive
 
 pytestmark = pytest.mark.timeout(60)
 
 
 # --------------------------------------------------------------------------- helpers / fixtures
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pid_alive(pid: int) -> bool:
-    """True while pid runs (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        return data[data.rfind(b")") + 2:].split()[0] not in (b"Z", b"X")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
 
 def _kill_pid(pid: int) -> None:
     child = local_engine._CHILDREN.pop(pid, None)

@@ -28,7 +28,7 @@ from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
 from durabletask.worker import TaskHubGrpcWorker
 
 from dtsctl.emulator.local.server import LocalServerConfig, config_from_args, serve
-from dockerkit import wait_until
+from support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 MODULE = "dtsctl.emulator.local.server"

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from clitools import invoke
-from dockerkit import free_port
-from samplekit import client, connection_string, local_server, new_hub, sample_worker, wait_for
+from support.cli import invoke
+from support.net import free_port
+from support.samples import client, connection_string, local_server, new_hub, sample_worker
+from support.wait import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,7 +79,7 @@ def test_fan_out_aggregates_parallel_work(sdk) -> None:
 ])
 def test_approval_follows_the_event(sdk, data, outcome, by) -> None:
     instance_id = sdk.schedule_new_orchestration("approval", input={"request": "r1", "timeout_seconds": 30})
-    waiting = wait_for(lambda: (s := sdk.get_orchestration_state(instance_id)) and s.serialized_custom_status
+    waiting = wait_until(lambda: (s := sdk.get_orchestration_state(instance_id)) and s.serialized_custom_status
                        and json.loads(s.serialized_custom_status).get("state") == "waiting")
     assert waiting
     sdk.raise_orchestration_event(instance_id, "approval", data=data)
@@ -130,7 +131,7 @@ def test_async_http_reports_progress_in_custom_status(sdk) -> None:
                 seen.append(value)
         return state and state.runtime_status.name == "COMPLETED"
 
-    wait_for(progress, timeout=20, interval=0.02)
+    wait_until(progress, timeout=20, interval=0.02)
     final = sdk.get_orchestration_state(instance_id)
     assert output(final) == {"job": instance_id, "steps": 4, "result": "done"}
     assert json.loads(final.serialized_custom_status) == {"state": "done", "progress": 100, "step": 4, "steps": 4}
@@ -149,11 +150,11 @@ def test_counter_entity_operations(sdk) -> None:
     sdk.signal_entity(counter, "add", 5)
     sdk.signal_entity(counter, "add", 2)
     sdk.signal_entity(counter, "add")
-    wait_for(lambda: state() == 8)
+    wait_until(lambda: state() == 8)
     sdk.signal_entity(counter, "reset")
-    wait_for(lambda: state() == 0 and sdk.get_entity(counter).backlog_queue_size == 0)
+    wait_until(lambda: state() == 0 and sdk.get_entity(counter).backlog_queue_size == 0)
     sdk.signal_entity(counter, "delete")
-    wait_for(lambda: sdk.get_entity(counter).get_state() in (None, ""))
+    wait_until(lambda: sdk.get_entity(counter).get_state() in (None, ""))
 
 
 @pytest.mark.parametrize("name, value, message", [
@@ -235,7 +236,7 @@ class _Lines:
             self.lines.append(line)
 
     def wait(self, text: str, timeout: float = 15) -> None:
-        wait_for(lambda: any(text in line for line in self.lines), timeout=timeout)
+        wait_until(lambda: any(text in line for line in self.lines), timeout=timeout)
 
     @property
     def text(self) -> str:

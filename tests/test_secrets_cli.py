@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from clitools import invoke
+from support.cli import invoke
 from dtsctl.connection import validate
 from dtsctl.redact import MIN_KNOWN_SECRET, forget_secrets
 

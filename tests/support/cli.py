@@ -37,12 +37,3 @@ def run_dtsctl(*args: str, env: dict[str, str] | None = None, input: str | None 
     return subprocess.run([str(exe), *args], capture_output=True, text=True, input=input,
                           env={**os.environ, **(env or {})}, timeout=timeout, check=False)
 
-
-def pid_alive(pid: int) -> bool:
-    """The process exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -53,18 +52,7 @@ def sample_worker(server: RunningServer, hub: str, extra: Callable[[Any], None] 
 
 
 def client(server: RunningServer, hub: str):
-    from sdkkit import client as sdk_client
+    from support.sdk import client as sdk_client
 
     return sdk_client(server.address, hub)
 
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy; that value, or AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s (last: {value!r})")
-        time.sleep(interval)

@@ -1,0 +1,13 @@
+"""Shared test support; tests/ is on sys.path (rootdir conftest, no tests/__init__.py), so
+`from support.cli import invoke`.
+
+- cli:     run dtsctl in-process (`invoke`) or as the installed console script (`run_dtsctl`)
+- net:     loopback ports and HTTP without proxies
+- procs:   whether a process still runs
+- wait:    poll until a condition holds
+- ci:      fail on CI, skip elsewhere, when something a test needs is missing
+- sdk:     the real durabletask SDK worker and client
+- samples: the local engine in this process and the samples worker against it
+- docker:  Docker Engine fixtures (a pytest plugin, see conftest.py), cleanup, the loopback registry
+- standin: the offline stand-in emulator image
+"""
