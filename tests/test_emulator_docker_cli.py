@@ -15,12 +15,19 @@ from support.cli import run_dtsctl
 from support.net import free_port
 from support.sdk import run_hello_chain
 
-pytestmark = [pytest.mark.usefixtures("docker_client"), pytest.mark.timeout(180)]
+# Tests that need a Docker Engine get it through `name` (docker_cleanup); the two that point
+# dtsctl at a dead engine use `offline_name` and run without Docker.
+pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
 def name(docker_cleanup) -> str:
     return docker_cleanup.register(f"dtsctl-cli-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def offline_name() -> str:
+    return f"dtsctl-cli-{uuid.uuid4().hex[:8]}"
 
 
 def up(name: str, image: str, *extra: str, pull: str = "never"):
@@ -155,20 +162,20 @@ def test_two_ups_of_one_name_from_two_machines_never_remove_the_winner(name: str
     assert conflicts >= 1  # the race was run, not just one `up` after the other
 
 
-def test_unreachable_engine(name: str) -> None:
+def test_unreachable_engine(offline_name: str) -> None:
     dead = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-    r = run_dtsctl("emulator", "up", "--engine", "docker", "--name", name, "--pull", "never", env=dead)
+    r = run_dtsctl("emulator", "up", "--engine", "docker", "--name", offline_name, "--pull", "never", env=dead)
     assert r.returncode == 4 and "no Docker Engine socket" in r.stderr and "--engine local" in r.stderr
 
 
-def test_auto_engine_falls_back_to_local_and_says_why(name: str, isolated_env) -> None:
+def test_auto_engine_falls_back_to_local_and_says_why(offline_name: str, isolated_env) -> None:
     dead = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     try:
-        r = run_dtsctl("emulator", "up", "--name", name, "--port", str(free_port()), env=dead)
+        r = run_dtsctl("emulator", "up", "--name", offline_name, "--port", str(free_port()), env=dead)
         assert r.returncode == 0, r.stderr
         assert "local engine: no Docker Engine" in r.stdout
     finally:
-        run_dtsctl("emulator", "down", "--name", name, env=dead)
+        run_dtsctl("emulator", "down", "--name", offline_name, env=dead)
 
 
 def _variant(client, cleanup, base: str, label: str, python_args: list[str]) -> str:
