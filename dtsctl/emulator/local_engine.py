@@ -52,7 +52,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ from dtsctl.emulator.model import (
     StateFolderError,
 )
 from dtsctl.errors import DtsctlError, NotFound, UsageError
+from dtsctl.times import now_iso, parse_iso
 
 STATE_VERSION = 1
 STATE_FILE = "state.json"
@@ -117,17 +118,16 @@ def check_name(name: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return now_iso()
 
 
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -585,34 +585,35 @@ class LocalEngine:
         # start, a server whose state file was lost) makes way for the new one.
         self._kill_recorded(paths, existing)
         self._delete_dir(paths.dir)
-        self._make_dir(paths.dir)
-        state: dict[str, Any] = {
-            "version": STATE_VERSION,
-            "engine": "local",
-            "name": name,
-            "state": "running",
-            "pid": None,
-            "port": spec.port,
-            "grpc_port": spec.port or None,
-            "health_port": None,
-            "bind": spec.bind,
-            "task_hubs": list(spec.task_hubs),
-            "dynamic_task_hubs": spec.dynamic_task_hubs,
-            "settings": spec.settings("local"),
-            "environment": spec.environment(),
-            "command": self.command_for(spec),
-            "python": self.python,
-            "cwd": str(paths.dir),
-            "log_path": str(paths.log),
-            "ready_file": str(paths.ready),
-            "created_at": _now(),
-            "started_at": None,
-            "stopped_at": None,
-            "exit_code": None,
-        }
+        # From making the folder on, a failure or Ctrl-C removes it again (its error has the log tail).
         try:
+            self._make_dir(paths.dir)
+            state: dict[str, Any] = {
+                "version": STATE_VERSION,
+                "engine": "local",
+                "name": name,
+                "state": "running",
+                "pid": None,
+                "port": spec.port,
+                "grpc_port": spec.port or None,
+                "health_port": None,
+                "bind": spec.bind,
+                "task_hubs": list(spec.task_hubs),
+                "dynamic_task_hubs": spec.dynamic_task_hubs,
+                "settings": spec.settings("local"),
+                "environment": spec.environment(),
+                "command": self.command_for(spec),
+                "python": self.python,
+                "cwd": str(paths.dir),
+                "log_path": str(paths.log),
+                "ready_file": str(paths.ready),
+                "created_at": _now(),
+                "started_at": None,
+                "stopped_at": None,
+                "exit_code": None,
+            }
             return self._launch(name, paths, state, action="create")
-        except BaseException:  # a failed or interrupted create leaves no folder (its error has the log tail)
+        except BaseException:
             with contextlib.suppress(DtsctlError):
                 self._delete_dir(paths.dir)
             raise

@@ -240,8 +240,8 @@ def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: 
         except EmulatorExists:
             # Docker refused a second container of this name: it is the other command's, never ours to remove.
             raise _conflict(spec.name) from None
-    phase(f"waiting for gRPC Hello on {info.address} (task hub {info.task_hub})")
     try:
+        phase(f"waiting for gRPC Hello on {info.address} (task hub {info.task_hub})")
         probe = wait_until_ready(engine, info, timeout)
     except BaseException:  # Ctrl-C while it starts: undo what this command did, then stop
         with contextlib.suppress(Exception):
