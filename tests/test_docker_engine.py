@@ -142,12 +142,17 @@ def test_find_unmanaged_container_and_exact_name(engine, standin_image, docker_c
     assert engine.find(c.id[:12]) is None
 
 
-def test_name_conflict_is_a_clear_error(engine, standin_image, docker_cleanup):
+def test_name_conflict_is_a_clear_error(engine, standin_image, docker_cleanup, docker_client):
+    # What the loser of two `up` racing from two state folders meets (deterministically here: the
+    # other container exists before this create): Docker's 409, and the winner's container stays.
+    from dtsctl.emulator.model import EmulatorExists
+
     name = _name()
     docker_cleanup.create(standin_image, command=[PY, "-c", "pass"], name=name, start=False)
-    with pytest.raises(EmulatorError, match=f"a container named {name} already exists") as ei:
+    with pytest.raises(EmulatorExists, match=f"a container named {name} already exists") as ei:
         engine.create(_spec(name, standin_image))
     assert ei.value.exit_code == ExitCode.FAILED
+    assert [c.name for c in docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})] == [name]
 
 
 # --------------------------------------------------------------------------- images and pulls
