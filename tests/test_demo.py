@@ -14,7 +14,7 @@ import pytest
 
 from support.cli import run_dtsctl
 from support.net import free_port
-from support.procs import pid_alive
+from support.procs import pid_alive, wait_gone
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -146,10 +146,7 @@ def test_ctrl_c_midway_stops_everything(state) -> None:
     assert proc.returncode == 130, err
     assert "removing the emulator 'dts-emulator' the demo created" in err and "interrupted" in err
     assert "Traceback" not in err and out == ""
-    deadline = time.monotonic() + 10
-    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(pid_alive(p) for p in pids)
+    assert wait_gone(pids) == []
     _nothing_left(folder, env)
 
 

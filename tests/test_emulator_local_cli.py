@@ -13,7 +13,7 @@ import pytest
 
 from support.cli import run_dtsctl
 from support.net import free_port
-from support.procs import pid_alive
+from support.procs import pid_alive, wait_gone
 from support.sdk import client, run_hello_chain
 
 pytestmark = pytest.mark.timeout(120)
@@ -58,10 +58,7 @@ def test_up_runs_orchestrations_and_down_leaves_nothing(emulator) -> None:
 
     r = run_dtsctl("emulator", "down", "--name", name)
     assert r.returncode == 0 and "Removed" in r.stdout
-    deadline = time.monotonic() + 10
-    while pid_alive(status["pid"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not pid_alive(status["pid"])
+    assert wait_gone([status["pid"]]) == []
     again = run_dtsctl("emulator", "down", "--name", name, "-o", "json")
     assert again.returncode == 0 and json.loads(again.stdout)["action"] == "nothing"
     gone = run_dtsctl("emulator", "status", "--name", name, "-o", "json")

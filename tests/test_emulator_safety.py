@@ -18,7 +18,7 @@ import pytest
 
 from support.cli import run_dtsctl
 from support.net import free_port
-from support.procs import pid_alive
+from support.procs import pid_alive, wait_gone
 from dtsctl.emulator.local import SERVER_MODULE
 
 pytestmark = pytest.mark.timeout(120)
@@ -41,13 +41,6 @@ def servers_under(folder: Path) -> list[int]:
             if pid_alive(int(entry)):
                 found.append(int(entry))
     return sorted(found)
-
-
-def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return [p for p in pids if pid_alive(p)]
 
 
 def emulator_folders(folder: Path) -> list[str]:

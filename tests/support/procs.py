@@ -1,8 +1,9 @@
-"""Whether a process the test started still runs."""
+"""Whether a process the test started still runs, and waiting for processes to end."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -22,3 +23,11 @@ def pid_alive(pid: int) -> bool:
         return True
     state = stat[stat.rfind(b")") + 2:].split()[0]  # the name in parentheses may hold spaces
     return state not in (b"Z", b"X")
+
+
+def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
+    """Wait for these processes to end; the pids still running at the deadline (empty: all gone)."""
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [p for p in pids if pid_alive(p)]
