@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from dtsctl.errors import InvalidInput, NotFound
-from dtsctl.instances.timefilter import iso
+from dtsctl.times import iso
 
 ID_FORMAT = "@name@key"
 ID_EXAMPLE = "@counter@demo"

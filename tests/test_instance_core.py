@@ -28,7 +28,8 @@ from dtsctl.instances.records import (
     parse_status,
     parse_statuses,
 )
-from dtsctl.instances.timefilter import elapsed, iso, parse_duration, parse_time, relative
+from dtsctl.instances.timefilter import parse_time
+from dtsctl.times import elapsed, iso, parse_duration, relative
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

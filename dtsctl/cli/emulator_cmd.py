@@ -24,6 +24,7 @@ from dtsctl.emulator.model import (
 )
 from dtsctl.errors import ExitCode, UsageError
 from dtsctl.output.render import TextWriter
+from dtsctl.times import two_units
 
 app = group(
     "emulator",
@@ -234,18 +235,6 @@ def down(
     cx.emit(result.to_dict(), lambda w: w.line(text))
 
 
-def _uptime(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    rest = int(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, rest = divmod(rest, size)
-        if count or (unit == "s" and not parts):
-            parts.append(f"{count}{unit}")
-    return " ".join(parts[:2])
-
-
 @command(app, "status")
 def status(cx: Cx, name: NameOpt = DEFAULT_NAME, engine: EngineOption = EngineOpt.auto) -> None:
     """State, readiness (gRPC Hello), ports, image, uptime and task hubs. Exit 0 only when running and ready."""
@@ -271,7 +260,7 @@ def status(cx: Cx, name: NameOpt = DEFAULT_NAME, engine: EngineOption = EngineOp
         ports = (f"{info.bind}:{info.port} -> gRPC" + (f", {info.bind}:{info.dashboard_port} -> dashboard"
                                                        if info.dashboard_port else "")) if info.port else None
         pairs.insert(4, ("Ports", ports))
-        pairs.append(("Uptime", _uptime(info.uptime_seconds())))
+        pairs.append(("Uptime", two_units(info.uptime_seconds())))
         if info.log_path:
             pairs.append(("Log", info.log_path))
         w.kv(pairs)

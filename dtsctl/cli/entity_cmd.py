@@ -33,7 +33,7 @@ def list_cmd(
 ) -> None:
     """List entities: id, state, last modified, lock holder (sorted by id)."""
     from dtsctl import entities, scheduler
-    from dtsctl.instances.timefilter import relative
+    from dtsctl.times import relative
     from dtsctl.output import render
 
     ids_only = cx.output.value == "ids"
@@ -62,7 +62,7 @@ def show(cx: Cx, entity_id: IdArg) -> None:
     import json
 
     from dtsctl import entities, scheduler
-    from dtsctl.instances.timefilter import iso, relative
+    from dtsctl.times import iso, relative
 
     eid = entities.parse_entity_id(entity_id)
     with scheduler.connected(cx.target(), cx.target_args.timeout, action="read the entity") as conn:

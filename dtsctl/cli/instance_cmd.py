@@ -99,7 +99,8 @@ def _connected(cx: Cx, *, instance_id: str | None = None, action: str = "call th
 def _filter(status: list[str] | None, created_after: str | None, created_before: str | None, prefix: str | None,
             name: str | None):
     from dtsctl.instances.records import InstanceFilter, parse_statuses
-    from dtsctl.instances.timefilter import parse_time, utcnow
+    from dtsctl.instances.timefilter import parse_time
+    from dtsctl.times import utcnow
 
     now = utcnow()
     flt = InstanceFilter(
@@ -123,7 +124,7 @@ def _status(w: TextWriter, status: str) -> Any:
 
 
 def _when(dt: datetime | None, now: datetime | None = None, *, exact: bool = False) -> str | None:
-    from dtsctl.instances.timefilter import iso, relative
+    from dtsctl.times import iso, relative
 
     if dt is None:
         return None
@@ -145,7 +146,7 @@ def _failure_lines(failure) -> list[str]:
 
 
 def _record_text(w: TextWriter, rec, *, history=None) -> None:
-    from dtsctl.instances.timefilter import utcnow
+    from dtsctl.times import utcnow
 
     now = utcnow()
     pairs: list[tuple[str, Any]] = [
@@ -191,7 +192,7 @@ def _clock(dt: datetime | None) -> str:
 
 
 def _history_row(item, start: datetime | None) -> list[Any]:
-    from dtsctl.instances.timefilter import elapsed
+    from dtsctl.times import elapsed
 
     since = elapsed((item.when - start).total_seconds()) if item.when and start else "-"
     return [item.event_id if item.event_id >= 0 else "-", _clock(item.when), since, item.type, item.name, item.details]
@@ -385,7 +386,7 @@ def list_(
 ) -> None:
     """Instances, filtered; in the order the scheduler returns them (the local engine: oldest first)."""
     from dtsctl.instances import service
-    from dtsctl.instances.timefilter import utcnow
+    from dtsctl.times import utcnow
 
     flt = _filter(status, created_after, created_before, prefix, name)
     fmt = cx.output.value

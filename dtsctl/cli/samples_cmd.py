@@ -49,12 +49,11 @@ class _Events:
         with self.lock:
             self.counts[key] += 1
             if self.cx.output.value == "jsonl":
-                from datetime import datetime, timezone
-
                 from dtsctl.output import render
+                from dtsctl.times import now_iso
 
                 render.emit_jsonl([{"event": f"{kind}_started", "name": name, "instance_id": instance_id,
-                                    "time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}])
+                                    "time": now_iso("auto")}])
             elif self.cx.output.value == "text":
                 what = {"orchestration": "orchestration", "activity": "  activity", "entity": "entity"}[kind]
                 from dtsctl.output.render import clean

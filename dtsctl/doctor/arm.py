@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from dtsctl.doctor.context import Context
 from dtsctl.dts import DATA_CONTRIBUTOR_ROLE_ID, ROLE_NAMES
 from dtsctl.doctor.model import Outcome, failed, passed, skipped, warned
+from dtsctl.times import parse_iso
 
 ROLE_ASSIGNMENTS_API = "2022-04-01"
 SUBSCRIPTIONS_API = "2022-12-01"
@@ -220,7 +221,7 @@ def judge_assignments(assignments: list[dict], oid: str, scheduler_id: str, task
     recent = []
     for _, _, created in useful:
         try:
-            when = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+            when = parse_iso(str(created))
         except ValueError:
             continue
         if (now - when).total_seconds() < 600:

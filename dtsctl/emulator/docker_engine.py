@@ -22,7 +22,7 @@ import re
 import socket
 import stat
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -43,6 +43,7 @@ from dtsctl.emulator.model import (
 )
 from dtsctl.dts import EMULATOR_TAGS_URL as MCR_TAGS_URL
 from dtsctl.errors import DtsctlError, NotFound, Unauthorized, Unreachable
+from dtsctl.times import parse_iso
 
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 DEFAULT_CONNECT_TIMEOUT = 5.0  # connecting + the first version/ping request
@@ -174,23 +175,14 @@ def parse_docker_time(value: str | None) -> datetime | None:
     """RFC 3339 with up to nanoseconds (Docker's State.StartedAt) -> aware UTC; zero time -> None."""
     if not value or value.startswith("0001-"):
         return None
-    m = re.match(
-        r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?$",
-        value.strip(),
-    )
-    if not m:
+    text = value.strip()
+    # RFC 3339's shape only, not every ISO 8601 form; parse_iso keeps the microseconds of nanoseconds.
+    if not re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|z|[+-]\d{2}:?\d{2})?$", text):
         return None
-    date, time_, frac, tz = m.groups()
-    micro = (frac or "0")[:6].ljust(6, "0")
-    if not tz or tz in ("Z", "z"):
-        tz = "+00:00"
-    elif ":" not in tz:
-        tz = f"{tz[:3]}:{tz[3:]}"
     try:
-        dt = datetime.fromisoformat(f"{date}T{time_}.{micro}{tz}")
+        return parse_iso(text)
     except ValueError:
         return None
-    return dt.astimezone(timezone.utc)
 
 
 def split_image_ref(image: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from dtsctl.dts import (
     ENV_TASK_HUB_NAMES,
 )
 from dtsctl.errors import DtsctlError, ExitCode
+from dtsctl.times import iso
 
 DEFAULT_NAME = "dts-emulator"
 DEFAULT_IMAGE_REPO = EMULATOR_IMAGE_REPO
@@ -164,7 +165,7 @@ class EmulatorInfo:
             "ready_detail": self.ready_detail,
             "dynamic_task_hubs": self.dynamic_task_hubs,
             "ports": {"grpc": self.port, "dashboard": self.dashboard_port, "bind": self.bind},
-            "started_at": self.started_at.isoformat().replace("+00:00", "Z") if self.started_at else None,
+            "started_at": iso(self.started_at, "auto"),
             "uptime_seconds": round(uptime, 1) if uptime is not None else None,
             "pid": self.pid,
             "container_id": self.container_id,

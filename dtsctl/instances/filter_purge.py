@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from dtsctl import scheduler
 from dtsctl.errors import DtsctlError, ExitCode
 from dtsctl.instances.records import TERMINAL, InstanceFilter, status_value
-from dtsctl.instances.timefilter import iso
+from dtsctl.times import iso
 
 RECHECK_PAGE_MAX = 10_000
 FEW = 3  # ids named in a message

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from dtsctl.errors import InvalidInput
-from dtsctl.instances.timefilter import iso
+from dtsctl.times import iso
 
 # The protobuf's OrchestrationStatus names, without the ORCHESTRATION_STATUS_ prefix.
 STATUSES = ("PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "FAILED", "TERMINATED", "CONTINUED_AS_NEW", "CANCELED")

@@ -358,7 +358,7 @@ def start(conn: scheduler.Connection, name: str, *, input_json: str | None = Non
     record = get_state(conn, started_id, payloads=True)
     if record is None:  # a scheduler that creates instances asynchronously
         from dtsctl.instances.records import decode_payload
-        from dtsctl.instances.timefilter import utcnow
+        from dtsctl.times import utcnow
 
         now = utcnow()
         record = InstanceRecord(instance_id=started_id, name=name, runtime_status="PENDING", created_at=now,

@@ -44,6 +44,7 @@ from durabletask.testing import InMemoryOrchestrationBackend
 
 from dtsctl import dts
 from dtsctl.dts import DEFAULT_TASK_HUB, TASK_HUB_METADATA_KEY
+from dtsctl.times import iso
 
 WORKER_ID_METADATA_KEY = "workerid"
 TASK_HUB_NOT_FOUND = dts.TASK_HUB_NOT_FOUND + ": {name}"
@@ -111,7 +112,7 @@ class TaskHub:
         return {
             "name": self.name,
             "origin": self.origin,
-            "created_at": self.created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "created_at": iso(self.created_at, "seconds"),
             "instances": instances,
             "instances_by_status": dict(sorted(by_status.items())),
             "entities": entities,

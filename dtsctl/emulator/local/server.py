@@ -27,7 +27,6 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import grpc
@@ -47,6 +46,7 @@ from dtsctl.emulator.local.health import HealthServer
 from dtsctl.emulator.local.hubs import HubRegistry, TaskHubRouter
 from dtsctl.jsonfile import write_json_atomic
 from dtsctl.sigsafe import set_soon
+from dtsctl.times import now_iso
 
 log = logging.getLogger("dtsctl.emulator.local")
 
@@ -158,10 +158,6 @@ def _client_host(bind: str) -> str:
     return f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class RunningServer:
     """A started local engine. ``stop()`` is idempotent and thread-safe; ``wait()`` blocks until stopped."""
 
@@ -172,7 +168,7 @@ class RunningServer:
         self.grpc_port = grpc_port
         self.health_port: int | None = health.port if health else None
         self.bind = config.bind
-        self.started_at = _now_iso()
+        self.started_at = now_iso()
         self._started_monotonic = time.monotonic()
         self._grpc_server = grpc_server
         self._executor = executor
