@@ -1,9 +1,13 @@
-"""Signal handlers that wake a waiting main thread without deadlocking it."""
+"""Signal handlers: set for a block and put back after it, and waking a waiting main thread without
+deadlocking it."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 
 def set_soon(event: threading.Event, then: Callable[[], None] | None = None) -> None:
@@ -21,3 +25,15 @@ def set_soon(event: threading.Event, then: Callable[[], None] | None = None) -> 
             then()
 
     threading.Thread(target=run, name="dtsctl-signal", daemon=True).start()
+
+
+@contextlib.contextmanager
+def handling(signals: Iterable[int], handler: Callable[[int, Any], Any]) -> Iterator[dict[int, Any]]:
+    """`handler` for `signals` inside the block, the previous handlers back after it (even when the
+    block raises); the block gets {signal: previous handler}. Main thread only, as signal.signal is."""
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield previous
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -12,7 +12,7 @@ from dtsctl.cli.common import Cx, command, finite, group
 from dtsctl.cli.emulator_cmd import EngineOpt, EngineOption, NameOpt
 from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME, DEFAULT_TASK_HUB
 from dtsctl.errors import ExitCode
-from dtsctl.output.render import TextWriter
+from dtsctl.output.render import TextWriter, compact_json
 
 app = group(None, None)
 
@@ -29,12 +29,11 @@ def _hold_interrupts():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from dtsctl.sigsafe import handling
+
     pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
-    try:
+    with handling([signal.SIGINT], lambda signum, _frame: pressed.append(signum)):
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if pressed:  # reached only when the clean-up itself did not raise
         raise KeyboardInterrupt
 
@@ -60,13 +59,6 @@ def next_steps(result: Any, name: str, port: int) -> list[str]:
     steps.append("dtsctl instance list")
     steps.append(f"dtsctl emulator status{flags}")
     return steps
-
-
-def _compact(value: Any, width: int = 70) -> str:
-    import json
-
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 @command(app, "demo")
@@ -116,7 +108,7 @@ def demo(
             elif run.error:
                 shown = run.error
             else:
-                shown = _compact(record.get("output"))
+                shown = compact_json(record.get("output"), 70)
             rows.append([run.sample, run.instance_id, w.word(status) if run.ok else w.word("failed") if status == "FAILED" else status, shown])
         w.table(["Sample", "Instance", "Status", "Output"], rows)
         w.line()

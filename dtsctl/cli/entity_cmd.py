@@ -17,12 +17,9 @@ IdArg = Annotated[str, typer.Argument(metavar="ID", help="The entity id, @name@k
 
 
 def _compact(value, width: int = 60) -> str:
-    import json
+    from dtsctl.output.render import compact_json
 
-    if value is None:
-        return "-"
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text if len(text) <= width else text[: width - 3] + "..."
+    return "-" if value is None else compact_json(value, width)
 
 
 @command(app, "list", target=True, timeout=TIMEOUT, formats=ListFormat)

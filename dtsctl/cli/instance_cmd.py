@@ -554,11 +554,10 @@ def _ctrl_c_stops(cx: Cx, cancel: threading.Event):
         set_soon(cancel, lambda: cx.note("stopping: no new calls; waiting for the ones in flight "
                                          "(Ctrl-C again quits at once)"))
 
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
+    from dtsctl.sigsafe import handling
+
+    with handling([signal.SIGINT], stop):
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _confirm(cx: Cx, action: str, n: int) -> None:

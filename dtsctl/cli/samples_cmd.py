@@ -87,33 +87,28 @@ def worker(
     stop = threading.Event()
     stopped_by: dict[str, Any] = {"signal": None}
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        from dtsctl.sigsafe import set_soon
+    from dtsctl.sigsafe import handling, set_soon
 
+    def on_signal(signum: int, _frame: Any) -> None:
         stopped_by["signal"] = signal.Signals(signum).name
         set_soon(stop)
 
     events = _Events(cx)
     w = host.build_worker(target, concurrency=concurrency, notify=events)
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with host.concise_logging():
-            w.start()
-            try:
-                names = ", ".join(s.name for s in SAMPLES)
-                sys.stderr.write(f"Worker hosting the samples ({names}) on {where}.\n"
-                                 "Start one from another terminal ('dtsctl samples list' shows how); "
-                                 "Ctrl-C stops the worker.\n")
-                sys.stderr.flush()
-                while not stop.wait(0.5):
-                    pass
-                sys.stderr.write(f"\nStopping the worker ({stopped_by['signal']})...\n")
-                sys.stderr.flush()
-            finally:
-                host.stop(w)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    with handling((signal.SIGINT, signal.SIGTERM), on_signal), host.concise_logging():
+        w.start()
+        try:
+            names = ", ".join(s.name for s in SAMPLES)
+            sys.stderr.write(f"Worker hosting the samples ({names}) on {where}.\n"
+                             "Start one from another terminal ('dtsctl samples list' shows how); "
+                             "Ctrl-C stops the worker.\n")
+            sys.stderr.flush()
+            while not stop.wait(0.5):
+                pass
+            sys.stderr.write(f"\nStopping the worker ({stopped_by['signal']})...\n")
+            sys.stderr.flush()
+        finally:
+            host.stop(w)
 
     doc = {"endpoint": target.endpoint, "task_hub": target.task_hub, "samples": [s.name for s in SAMPLES],
            "stopped_by": stopped_by["signal"], **events.counts}

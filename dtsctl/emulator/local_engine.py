@@ -61,6 +61,7 @@ from dtsctl.emulator.local import ENV_DYNAMIC_TASK_HUBS, ENV_TASK_HUB_NAMES, SER
 from dtsctl.emulator.ports import HAS_PROC as _HAS_PROC
 from dtsctl.filelock import LockTimeout, exclusive
 from dtsctl.jsonfile import write_json_atomic
+from dtsctl.sigsafe import handling
 from dtsctl.emulator.ports import port_holders
 from dtsctl.emulator.model import (
     EmulatorError,
@@ -197,13 +198,10 @@ def _ctrl_c_deferred() -> Iterator[None]:
         yield
         return
     pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
-    try:
+    with handling([signal.SIGINT], lambda signum, _frame: pressed.append(signum)) as previous:
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed and callable(previous):
-        previous(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
+    if pressed and callable(previous[signal.SIGINT]):
+        previous[signal.SIGINT](signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
 
 
 def _detach_kwargs() -> dict[str, Any]:

@@ -67,6 +67,15 @@ def to_json(doc: Any, *, indent: int | None = 2) -> str:
     return text
 
 
+def compact_json(value: Any, width: int) -> str:
+    """`value` as JSON on one line without spaces, for a table cell or a summary; cut to `width`
+    with "..." (the printers still clean it)."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def emit_json(doc: Any) -> None:
     sys.stdout.write(to_json(doc) + "\n")
 

@@ -45,7 +45,7 @@ from dtsctl.emulator.local import (
 from dtsctl.emulator.local.health import HealthServer
 from dtsctl.emulator.local.hubs import HubRegistry, TaskHubRouter
 from dtsctl.jsonfile import write_json_atomic
-from dtsctl.sigsafe import set_soon
+from dtsctl.sigsafe import handling, set_soon
 from dtsctl.times import now_iso
 
 log = logging.getLogger("dtsctl.emulator.local")
@@ -387,8 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("%s received", name)
         set_soon(stop_requested)
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with handling((signal.SIGTERM, signal.SIGINT), on_signal):
         try:
             running = serve(config)
         except ServerStartError as exc:
@@ -398,9 +397,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if running.wait(0):  # stopped some other way
                 break
         running.stop()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return _exit_without_lingering_threads(0)
 
 
