@@ -10,7 +10,7 @@ import typer
 from dtsctl.cli.common import Cx, command, group
 from dtsctl.dts import DEFAULT_TASK_HUB, EMULATOR_GRPC_PORT
 from dtsctl.errors import ExitCode, InvalidInput, UsageError
-from dtsctl.output.render import TextWriter
+from dtsctl.output.render import TextWriter, shell_quote
 
 app = group(
     "connection",
@@ -199,14 +199,10 @@ def new(
 
     def human(w: TextWriter) -> None:
         if result.valid:
-            w.line(f"export DURABLE_TASK_SCHEDULER_CONNECTION_STRING={_shell_quote(text)}" if export else text)
+            w.line(f"export DURABLE_TASK_SCHEDULER_CONNECTION_STRING={shell_quote(text)}" if export else text)
         for f in result.findings:
             cx.finding(f)
 
     cx.emit(doc, human)
     if not result.valid:
         raise typer.Exit(int(ExitCode.USAGE))
-
-
-def _shell_quote(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"

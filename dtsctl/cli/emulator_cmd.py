@@ -23,7 +23,7 @@ from dtsctl.emulator.model import (
     EmulatorSpec,
 )
 from dtsctl.errors import ExitCode, UsageError
-from dtsctl.output.render import TextWriter
+from dtsctl.output.render import TextWriter, shell_quote
 from dtsctl.times import two_units
 
 app = group(
@@ -344,14 +344,11 @@ def dashboard(
 
 
 def shell_lines(shell: str, values: dict[str, str]) -> list[str]:
-    def quote(v: str) -> str:
-        return "'" + v.replace("'", "'\"'\"'") + "'" if shell != "powershell" else "'" + v.replace("'", "''") + "'"
-
     if shell == "fish":
-        return [f"set -gx {k} {quote(v)}" for k, v in values.items()]
+        return [f"set -gx {k} {shell_quote(v, shell)}" for k, v in values.items()]
     if shell == "powershell":
-        return [f"$Env:{k} = {quote(v)}" for k, v in values.items()]
-    return [f"export {k}={quote(v)}" for k, v in values.items()]
+        return [f"$Env:{k} = {shell_quote(v, shell)}" for k, v in values.items()]
+    return [f"export {k}={shell_quote(v, shell)}" for k, v in values.items()]
 
 
 def _default_shell() -> ShellOpt:

@@ -76,6 +76,14 @@ def compact_json(value: Any, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def shell_quote(text: str, shell: str = "sh") -> str:
+    """`text` as one single-quoted word to paste into `shell`: sh, bash, zsh and fish close the
+    quote around a quoted ', PowerShell doubles it."""
+    if shell == "powershell":
+        return "'" + text.replace("'", "''") + "'"
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
 def emit_json(doc: Any) -> None:
     sys.stdout.write(to_json(doc) + "\n")
 
