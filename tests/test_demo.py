@@ -14,7 +14,7 @@ import pytest
 
 from support.cli import run_dtsctl
 from support.net import free_port
-from support.procs import pid_alive, wait_gone
+from support.procs import pid_alive, reaped, wait_gone
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -129,7 +129,7 @@ def test_ctrl_c_midway_stops_everything(state) -> None:
     proc = subprocess.Popen([str(exe), "demo", "--engine", "local", "--port", str(port)],
                             env={**os.environ, **env, "_DTSCTL_DEMO_HOLD": "30"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with reaped(proc):
         seen = []
         for line in proc.stderr:
             seen.append(line)
@@ -139,10 +139,6 @@ def test_ctrl_c_midway_stops_everything(state) -> None:
         assert pids and all(pid_alive(p) for p in pids), seen
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, err
     assert "removing the emulator 'dts-emulator' the demo created" in err and "interrupted" in err
     assert "Traceback" not in err and out == ""
@@ -191,7 +187,7 @@ def test_ctrl_c_at_any_moment_exits_130_and_leaves_nothing(state, marker: str, d
     exe = Path(sys.executable).with_name("dtsctl")
     proc = subprocess.Popen([str(exe), "demo", "--engine", "local", "--port", str(free_port())],
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with reaped(proc):
         seen = []
         for line in proc.stderr:  # type: ignore[union-attr]
             seen.append(line)
@@ -201,10 +197,6 @@ def test_ctrl_c_at_any_moment_exits_130_and_leaves_nothing(state, marker: str, d
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, (marker, delay, err)
     assert "interrupted" in err and "Traceback" not in err and out == ""
     time.sleep(0.2)  # a server started too late to be seen would have written its ready file by now

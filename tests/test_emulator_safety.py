@@ -18,7 +18,7 @@ import pytest
 
 from support.cli import run_dtsctl
 from support.net import free_port
-from support.procs import pid_alive, wait_gone
+from support.procs import pid_alive, reaped, wait_gone
 from dtsctl.emulator.local import SERVER_MODULE
 
 pytestmark = pytest.mark.timeout(120)
@@ -157,17 +157,13 @@ def test_ctrl_c_during_start_up_leaves_nothing(state) -> None:
     for marker, delay in [("creating", 0.0), ("creating", 0.01), ("creating", 0.03), ("creating", 0.08),
                           ("waiting for gRPC Hello", 0.0)]:
         proc = up_process(env, "intr", free_port(), "--debug")
-        try:
+        with reaped(proc):
             for line in proc.stderr:  # type: ignore[union-attr]
                 if marker in line:
                     break
             time.sleep(delay)
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
         time.sleep(0.2)  # a server started too late to be seen would have written its ready file by now
         if proc.returncode == 130:
             interrupted += 1

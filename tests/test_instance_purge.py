@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from test_instance_cli import HUB, Hub, chain, hub, unique, waiter  # noqa: F401 - hub is a fixture
+from support.procs import reaped
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -188,7 +189,7 @@ def purge_with_ctrl_c(cs: str, after: str, presses: int) -> tuple[int, str, str]
     proc = subprocess.Popen([DTSCTL, "instance", "purge", "--status", "failed", "--created-after", after, "--yes",
                              "-o", "json", "-c", cs], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
-    try:
+    with reaped(proc):
         while True:  # until the purge call is on its way
             line = proc.stderr.readline()
             seen.append(line)
@@ -204,10 +205,6 @@ def purge_with_ctrl_c(cs: str, after: str, presses: int) -> tuple[int, str, str]
             seen.append(line)
             proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     return proc.returncode, out, "".join(seen) + err
 
 
@@ -246,15 +243,11 @@ def test_text_report_after_ctrl_c_adds_up(hub: Hub, slow: Proxy) -> None:
     proc = subprocess.Popen([DTSCTL, "instance", "purge", "--status", "failed", "--created-after", after, "--yes",
                              "-c", slow.cs(HUB)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with reaped(proc):
         while "with one call" not in (line := proc.stderr.readline()) and line:
             pass
         time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130
     assert out == "Interrupted: purged 5 of 5 matching instances (0 failed, 0 skipped, 0 not attempted).\n"
