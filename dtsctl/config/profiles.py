@@ -235,23 +235,11 @@ def save(config: ConfigFile) -> None:
 
 def _write(config: ConfigFile, real: Path) -> None:
     """Replace `real` atomically (0600); its folder is created (0700) when missing."""
-    import tempfile
+    from dtsctl.jsonfile import write_text_atomic
 
     path = config.path
     text = _dump(config)
     try:
-        real.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # In the target's own folder: a rename is atomic only within one file system.
-        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=real.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, real)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(real, text, mode=0o600, folder_mode=0o700)
     except OSError as exc:
         raise ConfigFileError(f"Cannot write the configuration file {path}: {exc.strerror or exc}.") from exc
