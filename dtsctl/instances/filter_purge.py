@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 from dtsctl import scheduler
 from dtsctl.errors import DtsctlError, ExitCode
-from dtsctl.instances.records import TERMINAL, InstanceFilter, status_value
+from dtsctl.instances.records import TERMINAL, InstanceFilter
 from dtsctl.times import iso
 
 RECHECK_PAGE_MAX = 10_000
@@ -137,20 +137,11 @@ def purge_span(conn: scheduler.Connection, span: Span, confirmed: Collection[str
     says it is not complete. Ctrl-C (`cancel`) sends no further call and waits for the answer of
     the one in flight; a second Ctrl-C (KeyboardInterrupt) stops waiting, and what is left is
     counted. A call whose answer never comes (deadline, connection lost) is counted likewise."""
-    import durabletask.internal.orchestrator_service_pb2 as pb
-    from google.protobuf import timestamp_pb2
-
-    def ts(dt: datetime):
-        value = timestamp_pb2.Timestamp()
-        value.FromDatetime(dt)
-        return value
+    from dtsctl.instances import service
 
     ended = [s for s in (statuses or sorted(TERMINAL)) if s in TERMINAL]
     out = Outcome(confirmed=len(confirmed))
     began = time.monotonic()
-    request = pb.PurgeInstancesRequest(purgeInstanceFilter=pb.PurgeInstanceFilter(
-        createdTimeFrom=ts(span.start), createdTimeTo=ts(span.end),
-        runtimeStatus=[status_value(s) for s in ended]))
     sent = False
     try:
         while ended:
@@ -161,11 +152,11 @@ def purge_span(conn: scheduler.Connection, span: Span, confirmed: Collection[str
             if on_call is not None and not sent:
                 on_call()
             sent = True
-            res = conn.client._stub.PurgeInstances(request)
+            deleted, complete = service.purge_matching(conn, created_from=span.start, created_to=span.end,
+                                                       statuses=ended)
             out.calls += 1
-            out.deleted += res.deletedInstanceCount
-            complete = res.isComplete.value if res.HasField("isComplete") else True
-            if complete or res.deletedInstanceCount == 0:
+            out.deleted += deleted
+            if complete or deleted == 0:
                 break
         out.interrupted = out.interrupted or cancel.is_set()  # as the per-id runner: Ctrl-C was pressed
     except KeyboardInterrupt:

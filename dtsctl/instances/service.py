@@ -509,6 +509,18 @@ def purge(conn: scheduler.Connection, instance_id: str, *, recursive: bool = Fal
     return ActionResult("purge", instance_id, "done", f"Purged {instance_id}{more}.", extra)
 
 
+def purge_matching(conn: scheduler.Connection, *, created_from: datetime, created_to: datetime,
+                   statuses: list[str]) -> tuple[int, bool]:
+    """One PurgeInstances call with the scheduler's own filter: it deletes what matches when it runs
+    (see dtsctl.instances.filter_purge for when that is only what was confirmed). Returns (how
+    many it deleted, whether it says it is complete)."""
+    pb = _pb()
+    res = _stub(conn).PurgeInstances(pb.PurgeInstancesRequest(purgeInstanceFilter=pb.PurgeInstanceFilter(
+        createdTimeFrom=_timestamp(created_from), createdTimeTo=_timestamp(created_to),
+        runtimeStatus=[status_value(s) for s in statuses])))
+    return res.deletedInstanceCount, (res.isComplete.value if res.HasField("isComplete") else True)
+
+
 # What a bulk action does with an instance in a given state: None = act, else why it is skipped.
 def skip_reason(action: str, status: str) -> str | None:
     if action == "terminate":
