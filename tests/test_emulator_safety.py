@@ -280,3 +280,28 @@ def test_bind_accepts_an_ipv6_address_in_brackets(state) -> None:
     code, doc = status_of(env, "v6")
     assert code == 0 and doc["ports"]["bind"] == "::1"
     down_and_check_gone(folder, env, "v6", servers_under(folder))
+
+
+def test_kill_9_of_up_at_any_moment_leaves_nothing_that_down_cannot_clean(state) -> None:
+    """`up` killed with SIGKILL (no clean-up can run) while it creates or waits for the server: the
+    OS releases its name lock, so the next `up` of that name goes on at once, and `down` stops every
+    server the killed one started, recorded in its state file or only in its ready file."""
+    folder, env = state
+    for marker, delay in [("creating", 0.0), ("creating", 0.05), ("creating", 0.15), ("waiting for gRPC Hello", 0.0)]:
+        port = free_port()  # the same settings again: the second `up` uses what the first left running
+        proc = up_process(env, "k9", port, "--debug")
+        with reaped(proc):
+            for line in proc.stderr:  # type: ignore[union-attr]
+                if marker in line:
+                    break
+            time.sleep(delay)
+            proc.kill()
+            proc.wait(30)
+        again = up_process(env, "k9", port)
+        with reaped(again):
+            out, err = again.communicate(timeout=60)
+        assert again.returncode == 0, (marker, delay, err)
+        assert "waiting for another dtsctl command" not in err  # the killed holder's lock is gone
+        code, doc = status_of(env, "k9")
+        assert code == 0 and doc["ready"] is True, doc
+        down_and_check_gone(folder, env, "k9", servers_under(folder))
