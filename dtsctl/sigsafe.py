@@ -37,3 +37,20 @@ def handling(signals: Iterable[int], handler: Callable[[int, Any], Any]) -> Iter
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def first_interrupt_cancels(cancel: threading.Event, then: Callable[[], None] | None = None) -> Iterator[None]:
+    """Inside the block the first Ctrl-C sets `cancel` (and runs `then`, e.g. a note) instead of
+    raising; a second one raises KeyboardInterrupt as usual. Off the main thread (where signals
+    cannot be handled) the block runs with Ctrl-C as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        set_soon(cancel, then)
+
+    with handling([signal.SIGINT], first):
+        yield

@@ -4,6 +4,13 @@
 pytest_plugins = ["support.docker_fixtures", "azureloop"]
 # ---- end plugins
 
+# ---- Hypothesis: these machines are shared and noisy; slow data generation is not a failure.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("dtsctl", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("dtsctl")
+# ---- end hypothesis
+
 # ---- Isolation: no test sees the developer's own configuration or scheduler variables.
 from pathlib import Path  # noqa: E402
 

@@ -212,5 +212,19 @@ def test_no_output_of_any_command_contains_a_secret(closed_port: int, case: tupl
     assume(len(planted.strip()) >= MIN_KNOWN_SECRET)
     assert planted.strip() in found or any(planted in s for s in found), (where, cs, found)
     outputs = every_output(cs, closed_port)
+    # A short value that is a word dtsctl prints anyway ('null' in JSON, 'orders') proves nothing.
+    printed_anyway = _words_printed_without_secrets(closed_port)
     for secret in found:
+        if len(secret) < 8 and secret in printed_anyway:
+            continue
         assert_hidden(secret, *outputs)
+
+
+_BASELINE: dict[int, set[str]] = {}
+
+
+def _words_printed_without_secrets(port: int) -> set[str]:
+    if port not in _BASELINE:
+        outputs = every_output(on_closed_port(port, "TaskHub=orders;Password=x"), port)
+        _BASELINE[port] = {w for out in outputs for w in re.findall(r"[A-Za-z0-9]+", out)}
+    return _BASELINE[port]

@@ -19,7 +19,7 @@ COMMAND_MODULES = {
     "connection": "dtsctl.cli.connection_cmd",
     "config": "dtsctl.cli.config_cmd",
     "emulator": "dtsctl.cli.emulator_cmd",
-    "instance": "dtsctl.cli.instance_cmd",
+    "instance": "dtsctl.cli.instance",
     "doctor": "dtsctl.cli.doctor_cmd",
     "completion": "dtsctl.cli.completion_cmd",
     "samples": "dtsctl.cli.samples_cmd",

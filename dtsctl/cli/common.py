@@ -17,6 +17,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from dtsctl.cli.options import OptionSet
 from dtsctl.errors import DtsctlError, ExitCode
 from dtsctl.output import render
 from dtsctl.output.style import OutputFormat, Style
@@ -154,7 +155,8 @@ def _debug_logging():
     return installed()
 
 
-def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -> Any:
+def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any],
+         sets: dict[str, tuple[Any, dict[str, Any]]] | None = None) -> Any:
     import contextlib
 
     from dtsctl.redact import forget_secrets
@@ -162,7 +164,9 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -
     forget_secrets()  # secrets found by an earlier command in this process (tests) are not this one's
     try:
         with _debug_logging() if style.debug else contextlib.nullcontext():
-            return fn(cx, **kwargs)
+            # Option sets are built here, so that their usage errors are reported as the body's are.
+            built = {key: option_set.make(values) for key, (option_set, values) in (sets or {}).items()}
+            return fn(cx, **kwargs, **built)
     except DtsctlError as exc:
         report_error(style, exc)
         raise typer.Exit(int(exc.exit_code)) from None
@@ -241,19 +245,29 @@ def command(
     target: bool = False,
     timeout: float | None = None,
     formats: type[Enum] = Format,
+    options: dict[str, OptionSet[Any]] | None = None,
     **typer_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `fn(cx, **own_options)` as `group name`, with the shared options appended."""
+    """Register `fn(cx, **own_options)` as `group name`, with the shared options appended.
+
+    `options` maps a keyword of `fn` to an option set (dtsctl.cli.options): the set's options are
+    appended too, and `fn` receives the typed object the set builds under that keyword."""
+    options = options or {}
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]  # drop cx
+        own = [p for p in list(inspect.signature(fn, eval_str=True).parameters.values())[1:]  # drop cx
+               if p.name not in options]
+        set_params = [p for option_set in options.values() for p in option_set.parameters()]
         extra = _global_params(formats) + (_target_params(timeout) if target else [])
         extra_names = {p.name for p in extra}
-        clash = extra_names & {p.name for p in own}
-        assert not clash, f"{fn.__name__} redefines shared options {clash}"
+        names = [p.name for p in own + set_params + extra]
+        clash = {n for n in names if names.count(n) > 1}
+        assert not clash, f"{fn.__name__} declares options twice: {clash}"
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> Any:
+            sets = {key: (option_set, {n: kwargs.pop(n) for n in option_set.names})
+                    for key, option_set in options.items()}
             shared = {n: kwargs.pop(n) for n in list(kwargs) if n in extra_names}
             style = Style(
                 output=OutputFormat(shared["output"].value),
@@ -270,9 +284,9 @@ def command(
                     profile=shared["profile"],
                     timeout=shared.get("timeout"),
                 )
-            return _run(fn, style, Cx(style, target_args), kwargs)
+            return _run(fn, style, Cx(style, target_args), kwargs, sets)
 
-        params = own + extra
+        params = own + set_params + extra
         # Typer reads both the signature and the annotations.
         del wrapper.__wrapped__
         wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -74,6 +74,7 @@ class InstanceFilter:
     created_before: datetime | None = None
     prefix: str | None = None
     name: str | None = None
+    given: tuple[str, ...] = field(default=(), compare=False)  # the flags it was built from, for messages
 
     @property
     def empty(self) -> bool:
