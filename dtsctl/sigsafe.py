@@ -54,3 +54,19 @@ def first_interrupt_cancels(cancel: threading.Event, then: Callable[[], None] | 
 
     with handling([signal.SIGINT], first):
         yield
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C inside the block takes effect at its end (the handler in place before it runs then, so
+    by default KeyboardInterrupt is raised there): for work that must not stop half-way, such as
+    starting a process that no state file records yet, or a clean-up. Not when the block raises:
+    that exception goes on. Off the main thread the block runs with Ctrl-C as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    with handling([signal.SIGINT], lambda signum, _frame: pressed.append(signum)) as previous:
+        yield
+    if pressed and callable(previous[signal.SIGINT]):
+        previous[signal.SIGINT](signal.SIGINT, None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -13,29 +12,11 @@ from dtsctl.cli.emulator_cmd import EngineOpt, EngineOption, NameOpt
 from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME, DEFAULT_TASK_HUB
 from dtsctl.errors import ExitCode
 from dtsctl.output.render import TextWriter, compact_json
+from dtsctl.sigsafe import interrupts_deferred
 
 app = group(None, None)
 
 CONNECTION_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
-
-
-@contextmanager
-def _hold_interrupts():
-    """Clean-up runs to its end: Ctrl-C while the worker and the emulator stop waits until they
-    have; then the demo ends as interrupted (exit 130), unless it is already ending that way."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    from dtsctl.sigsafe import handling
-
-    pressed: list[int] = []
-    with handling([signal.SIGINT], lambda signum, _frame: pressed.append(signum)):
-        yield
-    if pressed:  # reached only when the clean-up itself did not raise
-        raise KeyboardInterrupt
 
 
 def next_steps(result: Any, name: str, port: int) -> list[str]:
@@ -90,7 +71,7 @@ def demo(
     bars = _PullBars(cx)
     try:
         result = run_demo(Engines(), name=name, port=port, choice=engine.value, keep=keep, timeout=timeout,
-                          phase=phase, progress=bars, protect=_hold_interrupts)
+                          phase=phase, progress=bars, protect=interrupts_deferred)
     finally:
         bars.close()
     steps = next_steps(result, name, port)
