@@ -31,3 +31,45 @@ def test_then_runs_after_the_event_is_set() -> None:
     while not seen and time.monotonic() < deadline:
         time.sleep(0.01)
     assert seen == [True]
+
+
+def _ctrl_c() -> None:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.05)  # the handler runs in the main thread at the next bytecode
+
+
+def test_first_ctrl_c_cancels_and_the_second_raises() -> None:
+    import pytest
+
+    from dtsctl.sigsafe import first_interrupt_cancels
+
+    cancel = threading.Event()
+    noted = threading.Event()
+    with pytest.raises(KeyboardInterrupt):
+        with first_interrupt_cancels(cancel, noted.set):
+            _ctrl_c()
+            assert cancel.wait(5) and noted.wait(5)
+            _ctrl_c()
+            time.sleep(1)
+    import signal
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_interrupts_deferred_raise_at_the_end_of_the_block() -> None:
+    import pytest
+
+    from dtsctl.sigsafe import interrupts_deferred
+
+    finished: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            _ctrl_c()
+            finished.append("the block ran to its end")
+    assert finished == ["the block ran to its end"]
+    with interrupts_deferred():  # no Ctrl-C: nothing raised
+        finished.append("again")
+    assert finished[-1] == "again"
