@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 
 from dtsctl.connection import endpoint as ep
+from dtsctl.connection.findings import Code, Findings
 from dtsctl.connection.grammar import Segment, Tokens, canonical_key, tokenize
 from dtsctl.connection.model import (
     AUTH_VALUES,
@@ -22,8 +23,6 @@ from dtsctl.connection.model import (
     TASK_HUB_NAME,
     ConnectionFields,
     ConnectionStringError,
-    Finding,
-    Severity,
     Validation,
     make_validation,
 )
@@ -97,40 +96,26 @@ def _q(value: str, limit: int = 80) -> str:
     return f"'{excerpt(value, limit)}'"
 
 
-class _Findings:
-    def __init__(self) -> None:
-        self.items: list[Finding] = []
-
-    def add(self, code: str, severity: Severity, key: str | None, message: str, fix: str | None = None) -> None:
-        self.items.append(Finding(code=code, severity=severity, key=key, message=message, fix=fix))
-
-    def has(self, code: str) -> bool:
-        return any(f.code == code for f in self.items)
-
-
 # ---------------------------------------------------------------------------------------------
 # Text that cannot be parsed at all
 # ---------------------------------------------------------------------------------------------
 
 
-def _wrapping_findings(out: _Findings, tokens: Tokens) -> None:
+def _wrapping_findings(out: Findings, tokens: Tokens) -> None:
     if tokens.env_name:
         out.add(
-            "env-assignment",
-            "warning",
-            None,
+            Code.ENV_ASSIGNMENT,
             f"The text starts with '{excerpt(tokens.env_name, 60)}=', a shell or .env assignment; "
             "only what follows it is the connection string, so dtsctl reads it without that prefix.",
             f"Pass only the value, without '{excerpt(tokens.env_name, 60)}='.",
         )
     if tokens.whole_quoted:
         out.add(
-            "quoted",
-            "warning",
-            None,
+            Code.QUOTED,
             "The whole connection string is wrapped in quotes; an SDK would read them as part of the "
             "first key and the last value. dtsctl removed them.",
             "Remove the surrounding quotes (they come from .env or shell syntax).",
+            key=None,
         )
 
 
@@ -150,12 +135,10 @@ def _suggest_from_text(text: str) -> str:
     return f"Endpoint={facts.origin(scheme='https')};Authentication=DefaultAzure;TaskHub={hub or '<task hub>'}"
 
 
-def _unparseable_findings(out: _Findings, tokens: Tokens) -> None:
+def _unparseable_findings(out: Findings, tokens: Tokens) -> None:
     if tokens.unparseable == "empty":
         out.add(
-            "empty",
-            "error",
-            None,
+            Code.EMPTY,
             "The connection string is empty; it must name at least an Endpoint and an Authentication.",
             f"Use for example {EMULATOR_CONNECTION_STRING} for the local emulator.",
         )
@@ -172,7 +155,7 @@ def _unparseable_findings(out: _Findings, tokens: Tokens) -> None:
             f"The text {_q(text)} is not a connection string: none of its parts is a key=value pair, "
             "so no SDK can read an endpoint or a credential from it."
         )
-    out.add("not-a-connection-string", "error", None, message, f"Write it as {suggestion}")
+    out.add(Code.NOT_A_CONNECTION_STRING, message, f"Write it as {suggestion}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +165,7 @@ def _unparseable_findings(out: _Findings, tokens: Tokens) -> None:
 _KEY_SPACE_VALUE = re.compile(r"([A-Za-z]+)\s*[:\s]\s*(\S.*)", re.DOTALL)
 
 
-def _foreign_findings(out: _Findings, tokens: Tokens) -> bool:
+def _foreign_findings(out: Findings, tokens: Tokens) -> bool:
     """Azure Storage / Service Bus connection strings pasted instead; True when one was found.
 
     These replace the generic unknown-key warnings for those services' keys, and the missing-key
@@ -194,9 +177,7 @@ def _foreign_findings(out: _Findings, tokens: Tokens) -> bool:
     if storage_keys:
         keys = ", ".join(excerpt(k, 40) for k in storage_keys)
         out.add(
-            "storage-connection-string",
-            "error",
-            None,
+            Code.STORAGE_CONNECTION_STRING,
             f"This is an Azure Storage connection string (it has {keys}), not a Durable Task Scheduler one. "
             "The Azure Storage backend is a different Durable Task provider; a scheduler connection string "
             "has the form Endpoint=...;Authentication=...;TaskHub=....",
@@ -205,9 +186,7 @@ def _foreign_findings(out: _Findings, tokens: Tokens) -> bool:
     service_bus = _endpoint_is_service_bus(tokens)
     if service_bus:
         out.add(
-            "service-bus-connection-string",
-            "error",
-            "Endpoint",
+            Code.SERVICE_BUS_CONNECTION_STRING,
             "This is an Azure Service Bus or Event Hubs connection string (its Endpoint is sb://...), not a "
             "Durable Task Scheduler one; the scheduler is a different service, reached over https:// with "
             "a Microsoft Entra ID identity.",
@@ -216,7 +195,7 @@ def _foreign_findings(out: _Findings, tokens: Tokens) -> bool:
     return bool(storage_keys) or service_bus
 
 
-def _segment_findings(out: _Findings, tokens: Tokens) -> None:
+def _segment_findings(out: Findings, tokens: Tokens) -> None:
     """Per-segment findings: malformed segments, quotes, secret and unknown keys."""
     service_bus = _endpoint_is_service_bus(tokens)
     reported: set[str] = set()
@@ -226,9 +205,7 @@ def _segment_findings(out: _Findings, tokens: Tokens) -> None:
             continue
         if seg.key == "":
             out.add(
-                "empty-key",
-                "error",
-                None,
+                Code.EMPTY_KEY,
                 f"Segment {seg.index} ({_q(seg.raw, 60)}) has a value but no key before '=', so no SDK can tell "
                 "what it is for; the .NET SDK rejects the whole string.",
                 "Put the key name before '=' (for example TaskHub=<name>), or remove the segment.",
@@ -246,9 +223,7 @@ def _segment_findings(out: _Findings, tokens: Tokens) -> None:
         if is_secret_key(seg.key):
             shown = _q(seg.key, 40)
             out.add(
-                "secret-key",
-                "error",
-                None,
+                Code.SECRET_KEY,
                 f"The key {shown} belongs to key, password or token authentication, but Durable Task Scheduler "
                 "is identity-only (Microsoft Entra ID): the SDKs ignore it, and anyone who can read this string "
                 "can read the secret it holds.",
@@ -260,17 +235,16 @@ def _segment_findings(out: _Findings, tokens: Tokens) -> None:
         elif norm in OTHER_SDK_KEYS:
             name, sdks = OTHER_SDK_KEYS[norm]
             out.add(
-                "unknown-key",
-                "warning",
-                None,
+                Code.UNKNOWN_KEY,
                 f"The key {_q(seg.key, 40)} is read only by {sdks}; the Python SDK and dtsctl ignore it.",
                 f"Remove {name}=... when the string is used from Python or dtsctl.",
+                key=None,
             )
         else:
             _unknown_key(out, seg, tokens)
 
 
-def _segment_without_equals(out: _Findings, seg: Segment, tokens: Tokens) -> None:
+def _segment_without_equals(out: Findings, seg: Segment, tokens: Tokens) -> None:
     shown = _q(seg.raw, 60)
     fix = "Write it as <key>=<value>, or remove it."
     m = _KEY_SPACE_VALUE.fullmatch(seg.raw)
@@ -279,16 +253,14 @@ def _segment_without_equals(out: _Findings, seg: Segment, tokens: Tokens) -> Non
     elif "://" in seg.raw and "Endpoint" not in tokens.values:
         fix = f"Write it as Endpoint={excerpt(seg.raw, 60)}"
     out.add(
-        "segment-without-equals",
-        "error",
-        None,
+        Code.SEGMENT_WITHOUT_EQUALS,
         f"Segment {seg.index} ({shown}) has no '=', so it is neither a key nor a value; the .NET SDK "
         "rejects the whole string and the others ignore the segment.",
         fix,
     )
 
 
-def _quoted_segment(out: _Findings, seg: Segment) -> None:
+def _quoted_segment(out: Findings, seg: Segment) -> None:
     what = "key and value" if seg.key_quoted and seg.value_quoted else ("key" if seg.key_quoted else "value")
     key = seg.canonical
     name = seg.canonical or excerpt(seg.key or "", 40)
@@ -298,17 +270,16 @@ def _quoted_segment(out: _Findings, seg: Segment) -> None:
     else:
         fix = f"{name}={excerpt(seg.value, 100)}"
     out.add(
-        "quoted",
-        "warning",
-        key,
+        Code.QUOTED,
         f"The {what} of {name} is wrapped in quotes. The .NET SDK removes them, but the Java and JS SDKs "
         "keep them as part of the text, so the same string behaves differently across apps; dtsctl "
         "removed them.",
         fix,
+        key=key,
     )
 
 
-def _unknown_key(out: _Findings, seg: Segment, tokens: Tokens) -> None:
+def _unknown_key(out: Findings, seg: Segment, tokens: Tokens) -> None:
     assert seg.key is not None
     suggestion = suggest_key(seg.key)
     shown = _q(seg.key, 40)
@@ -324,10 +295,10 @@ def _unknown_key(out: _Findings, seg: Segment, tokens: Tokens) -> None:
             f"The key {shown} is not a Durable Task Scheduler connection string key, so the SDKs ignore it."
         )
         fix = f"Remove it; the keys are {KEY_LIST}."
-    out.add("unknown-key", "warning", suggestion, message, fix)
+    out.add(Code.UNKNOWN_KEY, message, fix, key=suggestion)
 
 
-def _duplicate_findings(out: _Findings, tokens: Tokens) -> None:
+def _duplicate_findings(out: Findings, tokens: Tokens) -> None:
     groups: dict[str, list[Segment]] = {}
     for seg in tokens.segments:
         if seg.key:
@@ -348,7 +319,7 @@ def _duplicate_findings(out: _Findings, tokens: Tokens) -> None:
         else:
             message = f"The key {name} appears {len(segs)} times; only the last one is used."
             fix = f"Keep one {name} segment."
-        out.add("duplicate-key", "warning", first.canonical, message, fix)
+        out.add(Code.DUPLICATE_KEY, message, fix, key=first.canonical)
 
 
 def _foreign_string_fix() -> str:
@@ -388,10 +359,9 @@ def _emulator_scheme(facts: ep.EndpointFacts) -> str:
     return "http" if facts.is_local or not facts.scheme_ok else facts.effective_scheme
 
 
-def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
+def _endpoint_findings(out: Findings, facts: ep.EndpointFacts) -> bool:
     """Report what is wrong with the endpoint; True when `facts.origin()` is the usable endpoint."""
     shown = _q(facts.raw)
-    K = "Endpoint"
 
     if _is_service_bus(facts):
         return False  # reported by _foreign_findings
@@ -403,9 +373,7 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
         else:
             fix = f"Use the scheduler endpoint from '{AZ_ENDPOINT}', shaped like {AZURE_ENDPOINT_EXAMPLE}."
         out.add(
-            "endpoint-dashboard-url",
-            "error",
-            K,
+            Code.ENDPOINT_DASHBOARD_URL,
             f"The endpoint {shown} is the Durable Task Scheduler dashboard, a web app for people, not the "
             "scheduler's gRPC endpoint that apps and dtsctl call.",
             fix,
@@ -423,9 +391,7 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
         else:
             fix = f"Endpoint={facts.origin()}{tail}"
         out.add(
-            "endpoint-taskhub-url",
-            "error",
-            K,
+            Code.ENDPOINT_TASKHUB_URL,
             f"The endpoint {shown} is a task hub or resource URL, not the scheduler endpoint: the endpoint "
             f"is only scheme://host[:port] and the task hub goes in TaskHub.{found}",
             fix,
@@ -440,9 +406,7 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
     if not facts.scheme_ok:
         suggested = "http" if facts.is_local else "https"
         out.add(
-            "endpoint-bad-scheme",
-            "error",
-            K,
+            Code.ENDPOINT_BAD_SCHEME,
             f"The endpoint scheme '{excerpt(facts.scheme or '', 20)}://' is not supported; the SDKs understand "
             "only https:// (TLS, Azure) and http:// (plaintext, the local emulator).",
             f"Endpoint={facts.origin(scheme=suggested)}",
@@ -452,18 +416,14 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
         # For the emulator the right fix is http:// (endpoint-tls-loopback explains why).
         fix = _local_origin(facts) if facts.is_local else facts.origin(scheme="https")
         out.add(
-            "endpoint-no-scheme",
-            "info",
-            K,
+            Code.ENDPOINT_NO_SCHEME,
             f"The endpoint {shown} has no scheme; the SDKs assume https:// and connect with TLS.",
             f"Endpoint={fix}",
         )
 
     if facts.has_path:
         out.add(
-            "endpoint-path",
-            "error",
-            K,
+            Code.ENDPOINT_PATH,
             f"The endpoint {shown} has a path, query or fragment; a gRPC endpoint is only scheme://host[:port], "
             "and the SDKs fail or call the wrong address with anything after it.",
             f"Endpoint={facts.origin()}",
@@ -471,9 +431,7 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
         usable = False
     elif facts.trailing_slash_only:
         out.add(
-            "endpoint-trailing-slash",
-            "warning",
-            K,
+            Code.ENDPOINT_TRAILING_SLASH,
             f"The endpoint {shown} ends with '/'; the Python SDK then fails with \"Failed to parse port\". "
             "dtsctl uses it without the slash.",
             f"Endpoint={facts.origin()}",
@@ -481,18 +439,14 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
 
     if facts.port == ep.EMULATOR_DASHBOARD_PORT:
         out.add(
-            "endpoint-dashboard-port",
-            "error",
-            K,
+            Code.ENDPOINT_DASHBOARD_PORT,
             "Port 8082 is the emulator's dashboard (a web page), not its gRPC API, which listens on 8080; "
             "calls to 8082 fail.",
             f"Endpoint={_local_origin(facts, _emulator_scheme(facts))}",
         )
     elif facts.port == ep.EMULATOR_HEALTH_PORT:
         out.add(
-            "endpoint-health-port",
-            "error",
-            K,
+            Code.ENDPOINT_HEALTH_PORT,
             "Port 8081 is the emulator's HTTP health endpoint (GET /healthz), not its gRPC API, which "
             "listens on 8080; calls to 8081 fail.",
             f"Endpoint={_local_origin(facts, _emulator_scheme(facts))}",
@@ -500,9 +454,7 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
 
     if facts.is_unspecified:
         out.add(
-            "endpoint-unspecified-address",
-            "warning",
-            K,
+            Code.ENDPOINT_UNSPECIFIED_ADDRESS,
             f"The host {_q(facts.host or '')} is the 'any address' a server listens on, not an address to "
             "connect to; some clients and platforms cannot connect to it.",
             f"Endpoint={_local_origin(facts)}",
@@ -513,9 +465,7 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
 
     if facts.is_azure and facts.azure_shape is None:
         out.add(
-            "endpoint-azure-shape",
-            "warning",
-            K,
+            Code.ENDPOINT_AZURE_SHAPE,
             f"The host {_q(facts.host or '')} is under durabletask.io but is not shaped like a scheduler "
             f"endpoint, {AZURE_ENDPOINT_EXAMPLE}; it is probably mistyped or truncated.",
             f"Copy the endpoint from '{AZ_ENDPOINT}'.",
@@ -523,43 +473,34 @@ def _endpoint_findings(out: _Findings, facts: ep.EndpointFacts) -> bool:
     return usable
 
 
-def _transport_findings(out: _Findings, facts: ep.EndpointFacts) -> None:
-    K = "Endpoint"
+def _transport_findings(out: Findings, facts: ep.EndpointFacts) -> None:
     host = _q(facts.host or "")
     if facts.tls is False:
         if facts.is_loopback or facts.is_container_host:
             if facts.is_container_host:
                 out.add(
-                    "endpoint-plaintext-container",
-                    "info",
-                    K,
+                    Code.ENDPOINT_PLAINTEXT_CONTAINER,
                     f"{host} is a container host name; dtsctl assumes it is the emulator reached from a "
                     "container, for which plaintext http:// is expected.",
                     None,
                 )
             if facts.port is None:
                 out.add(
-                    "endpoint-http-no-port",
-                    "warning",
-                    K,
+                    Code.ENDPOINT_HTTP_NO_PORT,
                     "The endpoint uses http:// without a port; gRPC then dials port 443, but the emulator "
                     "listens on 8080, so the connection is refused.",
                     f"Endpoint={_local_origin(facts)}",
                 )
         elif facts.is_azure:
             out.add(
-                "endpoint-plaintext-remote",
-                "error",
-                K,
+                Code.ENDPOINT_PLAINTEXT_REMOTE,
                 "The endpoint uses plaintext http://, but Azure Durable Task Scheduler accepts TLS only: Azure "
                 "needs https://.",
                 f"Endpoint={facts.origin(scheme='https', keep_port=facts.port not in (80, 443, ep.EMULATOR_GRPC_PORT))}",
             )
         else:
             out.add(
-                "endpoint-plaintext-remote",
-                "error",
-                K,
+                Code.ENDPOINT_PLAINTEXT_REMOTE,
                 f"The endpoint uses plaintext http:// to {host}, which is neither this machine nor a known "
                 "emulator host; only the local emulator speaks plaintext, and a token sent this way travels "
                 "unencrypted.",
@@ -567,9 +508,7 @@ def _transport_findings(out: _Findings, facts: ep.EndpointFacts) -> None:
             )
     elif facts.tls is True and facts.is_loopback:
         out.add(
-            "endpoint-tls-loopback",
-            "warning",
-            K,
+            Code.ENDPOINT_TLS_LOOPBACK,
             f"The endpoint uses https:// (TLS) to {host}, this machine, but the emulator speaks plaintext; "
             "the TLS handshake fails and calls end with UNAVAILABLE.",
             f"Endpoint={_local_origin(facts)}",
@@ -588,7 +527,7 @@ _INVALID_REASONS = {
 }
 
 
-def _endpoint_invalid(out: _Findings, facts: ep.EndpointFacts) -> None:
+def _endpoint_invalid(out: Findings, facts: ep.EndpointFacts) -> None:
     reason = _INVALID_REASONS.get(facts.invalid or "", "it cannot be parsed")
     if facts.invalid == "userinfo" and facts.host:
         fix = f"Endpoint={facts.origin()}"
@@ -598,9 +537,7 @@ def _endpoint_invalid(out: _Findings, facts: ep.EndpointFacts) -> None:
     else:
         fix = f"Use Endpoint=http://localhost:8080 for the local emulator, or the scheduler endpoint from '{AZ_ENDPOINT}'."
     out.add(
-        "endpoint-invalid",
-        "error",
-        "Endpoint",
+        Code.ENDPOINT_INVALID,
         f"Invalid endpoint URL: {_q(facts.raw)}: {reason}. No SDK can connect to it.",
         fix,
     )
@@ -611,18 +548,15 @@ def _endpoint_invalid(out: _Findings, facts: ep.EndpointFacts) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _auth_findings(out: _Findings, raw: str) -> str | None:
+def _auth_findings(out: Findings, raw: str) -> str | None:
     """Check the Authentication value; return its canonical spelling, or None when unusable."""
-    K = "Authentication"
     canonical = canonical_auth(raw)
     if canonical is None:
         only = no_python_credential(raw)
         if only:
             sdk = ".NET" if only == "VisualStudio" else "Java"
             out.add(
-                "auth-no-python-credential",
-                "error",
-                K,
+                Code.AUTH_NO_PYTHON_CREDENTIAL,
                 f"Authentication={only} names a credential that exists only in the {sdk} SDK; Python's "
                 f"azure-identity has no {only}Credential, so dtsctl and Python apps cannot use it.",
                 "Sign in with 'az login' and use Authentication=AzureCli (or Authentication=VisualStudioCode).",
@@ -631,9 +565,7 @@ def _auth_findings(out: _Findings, raw: str) -> str | None:
         suggestion = suggest_auth(raw)
         hint = f" Did you mean '{suggestion}'?" if suggestion else ""
         out.add(
-            "auth-unknown",
-            "error",
-            K,
+            Code.AUTH_UNKNOWN,
             f"The connection string contains an unsupported authentication type {_q(raw, 60)}.{hint} "
             "The SDKs refuse to create a client with it.",
             f"Authentication={suggestion}" if suggestion else f"Use one of: {AUTH_LIST}.",
@@ -641,9 +573,7 @@ def _auth_findings(out: _Findings, raw: str) -> str | None:
         return None
     if canonical == "InteractiveBrowser":
         out.add(
-            "auth-interactive",
-            "info",
-            K,
+            Code.AUTH_INTERACTIVE,
             "Authentication=InteractiveBrowser opens a web browser to sign in, which cannot work on servers, "
             "in containers or in CI.",
             "On a workstation run 'az login' and use Authentication=AzureCli; on a server use "
@@ -652,7 +582,7 @@ def _auth_findings(out: _Findings, raw: str) -> str | None:
     return canonical
 
 
-def _missing_findings(out: _Findings, tokens: Tokens, facts: ep.EndpointFacts | None, *, endpoint: bool, auth: bool) -> None:
+def _missing_findings(out: Findings, tokens: Tokens, facts: ep.EndpointFacts | None, *, endpoint: bool, auth: bool) -> None:
     renamed = {}
     for seg in tokens.segments:
         if seg.key and seg.canonical is None and not is_secret_key(seg.key):
@@ -668,9 +598,7 @@ def _missing_findings(out: _Findings, tokens: Tokens, facts: ep.EndpointFacts | 
                 f"for Azure (from '{AZ_ENDPOINT}')."
             )
         out.add(
-            "missing-endpoint",
-            "error",
-            "Endpoint",
+            Code.MISSING_ENDPOINT,
             "The connection string has no Endpoint (or it is empty); every SDK requires it to know which "
             "scheduler to call.",
             fix,
@@ -691,23 +619,19 @@ def _missing_findings(out: _Findings, tokens: Tokens, facts: ep.EndpointFacts | 
                 "(in Azure) or Authentication=DefaultAzure (on a developer machine)."
             )
         out.add(
-            "missing-authentication",
-            "error",
-            "Authentication",
+            Code.MISSING_AUTHENTICATION,
             "The connection string has no Authentication (or it is empty); the .NET, Java and JS SDKs all "
             "require it, with no default, because it decides which credential signs the requests.",
             fix,
         )
 
 
-def _cross_findings(out: _Findings, auth: str | None, facts: ep.EndpointFacts | None) -> None:
+def _cross_findings(out: Findings, auth: str | None, facts: ep.EndpointFacts | None) -> None:
     if auth is None or facts is None or facts.invalid or not facts.host:
         return
     if auth == "None" and facts.is_azure and not facts.is_dashboard:
         out.add(
-            "auth-none-azure",
-            "error",
-            "Authentication",
+            Code.AUTH_NONE_AZURE,
             "Authentication=None sends no token, but Azure Durable Task Scheduler rejects unauthenticated "
             "requests; None is only for the local emulator.",
             "Authentication=ManagedIdentity when the app runs in Azure, or Authentication=DefaultAzure on a "
@@ -715,9 +639,7 @@ def _cross_findings(out: _Findings, auth: str | None, facts: ep.EndpointFacts | 
         )
     if auth != "None" and facts.tls is False and facts.is_local:
         out.add(
-            "credential-plaintext",
-            "warning",
-            "Authentication",
+            Code.CREDENTIAL_PLAINTEXT,
             f"Authentication={auth} asks Azure for a token, but the endpoint is the local emulator over "
             "plaintext, which needs no credential: the emulator needs Authentication=None. With a credential "
             "the SDK still fetches a token for every call, which fails where no Azure sign-in exists.",
@@ -726,7 +648,7 @@ def _cross_findings(out: _Findings, auth: str | None, facts: ep.EndpointFacts | 
 
 
 def _task_hub_findings(
-    out: _Findings,
+    out: Findings,
     string_hub: str | None,
     arg_hub: str | None,
     arg_source: str | None,
@@ -734,16 +656,13 @@ def _task_hub_findings(
     *,
     report_missing: bool,
 ) -> str | None:
-    K = "TaskHub"
     source_name = arg_source or "the task hub option"
     effective = arg_hub or string_hub
     if effective is None:
         if report_missing:
             name = excerpt(hub_in_url, 64) if hub_in_url else "<name>"
             out.add(
-                "taskhub-missing",
-                "error",
-                K,
+                Code.TASKHUB_MISSING,
                 "No task hub is set; every call names a task hub and the scheduler rejects calls without one. "
                 "It can come from TaskHub= in the connection string, the --task-hub option, or the "
                 "TASKHUB_NAME environment variable.",
@@ -752,9 +671,7 @@ def _task_hub_findings(
         return None
     if arg_hub and string_hub and arg_hub != string_hub:
         out.add(
-            "taskhub-overridden",
-            "info",
-            K,
+            Code.TASKHUB_OVERRIDDEN,
             f"The connection string says TaskHub={excerpt(string_hub, 64)}, but {source_name} sets "
             f"{_q(arg_hub, 64)}, which is the one used.",
             None,
@@ -769,9 +686,7 @@ def _task_hub_findings(
         # Every call carries the task hub in a gRPC header; gRPC refuses the call (and logs from C).
         what = "a control character" if any(not c.isprintable() for c in effective) else "a non-ASCII character"
         out.add(
-            "taskhub-characters",
-            "error",
-            K,
+            Code.TASKHUB_CHARACTERS,
             f"The task hub name {_q(effective, 64)} (from {where}) contains {what}, but the task hub travels "
             "in a gRPC header, which carries printable ASCII only, so no call can name it.",
             fix,
@@ -779,9 +694,7 @@ def _task_hub_findings(
         return effective
     if not TASK_HUB_NAME.fullmatch(effective):
         out.add(
-            "taskhub-name",
-            "warning",
-            K,
+            Code.TASKHUB_NAME,
             f"The task hub name {_q(effective, 64)} (from {where}) is not a valid task hub name: names are "
             "3 to 64 letters, digits or hyphens, so no such hub can exist.",
             fix,
@@ -789,16 +702,14 @@ def _task_hub_findings(
     return effective
 
 
-def _identity_findings(out: _Findings, values: dict[str, str], auth: str | None, env: Mapping[str, str]) -> None:
+def _identity_findings(out: Findings, values: dict[str, str], auth: str | None, env: Mapping[str, str]) -> None:
     client_id = values.get("ClientID") or None
     tenant_id = values.get("TenantId") or None
     tenants_raw = values.get("AdditionallyAllowedTenants") or None
 
     if auth == "ManagedIdentity" and client_id is None:
         out.add(
-            "managed-identity-system",
-            "info",
-            "ClientID",
+            Code.MANAGED_IDENTITY_SYSTEM,
             "Authentication=ManagedIdentity without ClientID uses the system-assigned managed identity. A "
             "user-assigned identity needs its ClientID; without it requests fail with 403 PermissionDenied, "
             "a common cause of that error.",
@@ -806,18 +717,14 @@ def _identity_findings(out: _Findings, values: dict[str, str], auth: str | None,
         )
     if client_id is not None and not GUID.fullmatch(client_id):
         out.add(
-            "client-id-format",
-            "warning",
-            "ClientID",
+            Code.CLIENT_ID_FORMAT,
             f"ClientID {_q(client_id, 60)} is not a GUID; it must be the client (application) id of the "
             "identity (a GUID), not its name or resource id, or sign-in fails.",
             f"ClientID=<client id GUID> (from '{AZ_CLIENT_ID}').",
         )
     if tenant_id is not None and not GUID.fullmatch(tenant_id) and not TENANT_DOMAIN.fullmatch(tenant_id):
         out.add(
-            "tenant-id-format",
-            "warning",
-            "TenantId",
+            Code.TENANT_ID_FORMAT,
             f"TenantId {_q(tenant_id, 60)} is neither a GUID nor a domain such as contoso.onmicrosoft.com, "
             "so sign-in to that tenant fails.",
             f"TenantId=<tenant GUID> (from '{AZ_TENANT_ID}').",
@@ -836,18 +743,17 @@ def _identity_findings(out: _Findings, values: dict[str, str], auth: str | None,
                 "ManagedIdentity and WorkloadIdentity use it."
             )
             fix = "Remove ClientID, or use Authentication=ManagedIdentity to sign in as that identity."
-        out.add("client-id-ignored", "warning", "ClientID", message, fix)
+        out.add(Code.CLIENT_ID_IGNORED, message, fix)
     if auth is not None and auth not in USES_WORKLOAD_OPTIONS:
         for key in WORKLOAD_OPTION_KEYS:
             if values.get(key):
                 env_hint = " (DefaultAzureCredential reads AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE from the environment instead)" if auth == "DefaultAzure" else ""  # noqa: E501
                 out.add(
-                    "workload-option-ignored",
-                    "warning",
-                    key,
+                    Code.WORKLOAD_OPTION_IGNORED,
                     f"{key} is only used with Authentication=WorkloadIdentity; with Authentication={auth} the "
                     f"SDKs ignore it{env_hint}.",
                     f"Remove {key}, or use Authentication=WorkloadIdentity.",
+                    key=key,
                 )
     if auth == "WorkloadIdentity":
         parts, missing = [], []
@@ -860,21 +766,18 @@ def _identity_findings(out: _Findings, values: dict[str, str], auth: str | None,
                 parts.append(f"no {what} ({key} and {var} are both unset)")
                 missing.append((key, var, what))
         out.add(
-            "workload-identity-source",
-            "info",
-            "Authentication",
+            Code.WORKLOAD_IDENTITY_SOURCE,
             "Workload identity will use " + "; ".join(parts) + ".",
             None,
         )
         for key, var, what in missing:
             out.add(
-                "workload-identity-missing",
-                "error",
-                key,
+                Code.WORKLOAD_IDENTITY_MISSING,
                 f"Authentication=WorkloadIdentity needs a {what}, but neither {key} in the connection string "
                 f"nor the {var} environment variable gives one, so no token can be requested.",
                 f"Add {key}=<{what}> to the connection string, or set {var} (the AKS workload identity webhook "
                 "sets it in pods labelled azure.workload.identity/use=true).",
+                key=key,
             )
     if auth == "Environment":
         missing_vars = [v for v in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID") if not env.get(v)]
@@ -885,9 +788,7 @@ def _identity_findings(out: _Findings, values: dict[str, str], auth: str | None,
             missing_vars.append("AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USERNAME and AZURE_PASSWORD)")
         if missing_vars:
             out.add(
-                "environment-credential-missing",
-                "warning",
-                "Authentication",
+                Code.ENVIRONMENT_CREDENTIAL_MISSING,
                 "Authentication=Environment reads a service principal from environment variables, but "
                 f"{', '.join(missing_vars)} {'is' if len(missing_vars) == 1 else 'are'} not set here, so "
                 "EnvironmentCredential cannot sign in.",
@@ -898,9 +799,7 @@ def _identity_findings(out: _Findings, values: dict[str, str], auth: str | None,
         bad = [t for t in _split_tenants(tenants_raw) if t != "*" and not GUID.fullmatch(t)]
         if bad:
             out.add(
-                "allowed-tenants-format",
-                "warning",
-                "AdditionallyAllowedTenants",
+                Code.ALLOWED_TENANTS_FORMAT,
                 "AdditionallyAllowedTenants has entries that are neither tenant GUIDs nor '*': "
                 f"{', '.join(_q(t, 40) for t in bad[:5])}; they never match a tenant.",
                 "AdditionallyAllowedTenants=<tenant GUID>,<tenant GUID> (or * to allow any tenant).",
@@ -1040,7 +939,7 @@ def parse(text: str) -> dict[str, str]:
     """
     tokens = tokenize(text)
     if not tokens.parseable:
-        out = _Findings()
+        out = Findings()
         _unparseable_findings(out, tokens)
         raise ConnectionStringError.from_findings(out.items)
     return {k: tokens.values[k] for k in CANONICAL_KEYS if k in tokens.values}
@@ -1055,7 +954,7 @@ def validate(
 ) -> Validation:
     """Every rule, on `text`. Never raises for any str."""
     env = env if env is not None else {}
-    out = _Findings()
+    out = Findings()
     tokens = tokenize(text)
     arg_hub = task_hub.strip() if task_hub and task_hub.strip() else None
     # Registered first, so that no message below can echo them; those too short to register are
