@@ -1,4 +1,5 @@
-"""The records of the connection-string module: findings, the normalised fields, a validation.
+"""The records of the connection-string module (findings, the normalised fields, a validation) and
+the shapes of its values (task hub names, GUIDs, tenant domains).
 
 Pure data: no I/O, stdlib only.
 """
@@ -43,6 +44,15 @@ AUTH_VALUES: tuple[str, ...] = (
 
 # Task hub (and scheduler) names: ARM's pattern (reference/dts.md section 5).
 TASK_HUB_NAME = re.compile(r"[a-zA-Z0-9-]{3,64}")
+# Client and tenant ids, and tenant domains (contoso.onmicrosoft.com).
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+TENANT_DOMAIN = re.compile(r"(?=.{4,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+# gRPC metadata values (the task hub header) must be printable ASCII.
+GRPC_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+
+
+def split_tenants(raw: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in raw.split(",") if t.strip())
 
 
 @dataclass(frozen=True)
