@@ -522,3 +522,12 @@ def test_secret_pasted_as_endpoint_is_not_a_host() -> None:
     v = validate(f"Endpoint={secret};Authentication=None;TaskHub=default")
     assert "endpoint-invalid" in _codes(v)
     assert secret.lower() not in json.dumps(v.to_dict()).lower()
+
+
+def test_every_invalid_endpoint_reason_is_worded() -> None:
+    from typing import get_args
+
+    from dtsctl.connection.endpoint import InvalidReason
+    from dtsctl.connection.rules.endpoint import _INVALID_REASONS
+
+    assert set(_INVALID_REASONS) == set(get_args(InvalidReason))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from dtsctl.dts import EMULATOR_CONNECTION_STRING  # noqa: F401 (part of this module's records)
 from dtsctl.errors import InvalidInput
@@ -16,7 +16,8 @@ from dtsctl.redact import mask_if_secret
 
 Severity = Literal["error", "warning", "info"]
 
-SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+# Findings are listed in this order (stable within a severity).
+SEVERITY_ORDER: dict[Severity, int] = {severity: rank for rank, severity in enumerate(get_args(Severity))}
 
 # The keys the DTS SDKs (.NET, Java, JS) read, in the order `build` writes them.
 CANONICAL_KEYS: tuple[str, ...] = (
@@ -30,7 +31,7 @@ CANONICAL_KEYS: tuple[str, ...] = (
 )
 
 # Authentication values dtsctl accepts, in their canonical spelling (matched case-insensitively).
-AUTH_VALUES: tuple[str, ...] = (
+AuthKind = Literal[
     "DefaultAzure",
     "ManagedIdentity",
     "WorkloadIdentity",
@@ -40,7 +41,8 @@ AUTH_VALUES: tuple[str, ...] = (
     "VisualStudioCode",
     "InteractiveBrowser",
     "None",
-)
+]
+AUTH_VALUES: tuple[AuthKind, ...] = get_args(AuthKind)
 
 # Task hub (and scheduler) names: ARM's pattern (reference/dts.md section 5).
 TASK_HUB_NAME = re.compile(r"[a-zA-Z0-9-]{3,64}")
@@ -77,7 +79,7 @@ class ConnectionFields:
     host: str | None = None
     port: int | None = None
     tls: bool | None = None
-    authentication: str | None = None
+    authentication: AuthKind | None = None  # the canonical spelling; None when missing or unusable
     task_hub: str | None = None
     client_id: str | None = None
     tenant_id: str | None = None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dtsctl.connection import endpoint as ep
 from dtsctl.connection.findings import Code, Findings
+from dtsctl.connection.model import AuthKind
 from dtsctl.connection.rules.wording import AUTH_LIST, quote
 from dtsctl.connection.suggest import canonical_auth, no_python_credential, suggest_auth
 
 
-def auth_findings(out: Findings, raw: str) -> str | None:
+def auth_findings(out: Findings, raw: str) -> AuthKind | None:
     """Check the Authentication value; return its canonical spelling, or None when unusable."""
     canonical = canonical_auth(raw)
     if canonical is None:
@@ -42,7 +43,7 @@ def auth_findings(out: Findings, raw: str) -> str | None:
     return canonical
 
 
-def cross_findings(out: Findings, auth: str | None, facts: ep.EndpointFacts | None) -> None:
+def cross_findings(out: Findings, auth: AuthKind | None, facts: ep.EndpointFacts | None) -> None:
     if auth is None or facts is None or facts.invalid or not facts.host:
         return
     if auth == "None" and facts.is_azure and not facts.is_dashboard:

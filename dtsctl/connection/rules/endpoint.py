@@ -190,7 +190,7 @@ def _transport_findings(out: Findings, facts: ep.EndpointFacts) -> None:
         )
 
 
-_INVALID_REASONS = {
+_INVALID_REASONS: dict[ep.InvalidReason, str] = {
     "whitespace": "it contains whitespace",
     "scheme": "the scheme before '://' is malformed",
     "userinfo": "it contains a user name or password before '@', which DTS does not use and which leaks into logs",
@@ -203,7 +203,7 @@ _INVALID_REASONS = {
 
 
 def _endpoint_invalid(out: Findings, facts: ep.EndpointFacts) -> None:
-    reason = _INVALID_REASONS.get(facts.invalid or "", "it cannot be parsed")
+    reason = _INVALID_REASONS[facts.invalid] if facts.invalid else "it cannot be parsed"
     if facts.invalid == "userinfo" and facts.host:
         fix = f"Endpoint={facts.origin()}"
     elif facts.invalid == "whitespace" and not any(c.isspace() for c in facts.raw.replace(" ", "")):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dtsctl.connection.findings import Code, Findings
-from dtsctl.connection.model import GUID, TENANT_DOMAIN, split_tenants
+from dtsctl.connection.model import GUID, TENANT_DOMAIN, AuthKind, split_tenants
 from dtsctl.connection.rules.wording import AZ_CLIENT_ID, AZ_TENANT_ID, quote
 
 # Which credentials read which keys. In all three SDKs (.NET DurableTaskSchedulerOptions, Java
@@ -16,8 +16,8 @@ from dtsctl.connection.rules.wording import AZ_CLIENT_ID, AZ_TENANT_ID, quote
 # AdditionallyAllowedTenants are not passed to it (newer .NET passes only AuthorityHost). So
 # DefaultAzure counts as ignoring them; DefaultAzureCredential reads AZURE_CLIENT_ID /
 # AZURE_TENANT_ID from the environment instead, which is what the fixes point to.
-USES_CLIENT_ID = frozenset({"ManagedIdentity", "WorkloadIdentity"})
-USES_WORKLOAD_OPTIONS = frozenset({"WorkloadIdentity"})
+USES_CLIENT_ID: frozenset[AuthKind] = frozenset({"ManagedIdentity", "WorkloadIdentity"})
+USES_WORKLOAD_OPTIONS: frozenset[AuthKind] = frozenset({"WorkloadIdentity"})
 WORKLOAD_OPTION_KEYS = ("TenantId", "TokenFilePath", "AdditionallyAllowedTenants")
 
 # key -> (environment variable WorkloadIdentityCredential falls back to, what it is)
@@ -28,7 +28,7 @@ WORKLOAD_SOURCES = (
 )
 
 
-def identity_findings(out: Findings, values: dict[str, str], auth: str | None, env: Mapping[str, str]) -> None:
+def identity_findings(out: Findings, values: dict[str, str], auth: AuthKind | None, env: Mapping[str, str]) -> None:
     client_id = values.get("ClientID") or None
     tenant_id = values.get("TenantId") or None
     tenants_raw = values.get("AdditionallyAllowedTenants") or None
