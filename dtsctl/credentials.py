@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dtsctl.connection import ConnectionFields
+from dtsctl.connection import AuthKind, ConnectionFields
 from dtsctl.dts import TOKEN_SCOPE, TOKEN_SCOPE_USGOV
 from dtsctl.errors import InvalidInput, Unauthorized
 
@@ -51,7 +51,7 @@ def build_credential(fields: ConnectionFields) -> Any | None:
             raise InvalidInput(f"WorkloadIdentity cannot be set up: {exc}",
                                hint="Set ClientID, TenantId and TokenFilePath in the connection string or "
                                     "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE.") from None
-    simple = {
+    simple: dict[AuthKind, str] = {
         "Environment": "EnvironmentCredential",
         "AzureCli": "AzureCliCredential",
         "AzurePowerShell": "AzurePowerShellCredential",

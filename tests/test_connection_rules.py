@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import inspect
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from dtsctl.connection import EMULATOR_CONNECTION_STRING, Validation, validate
-from dtsctl.connection import rules
+from dtsctl.connection import (
+    CANONICAL_KEYS,
+    EMULATOR_CONNECTION_STRING,
+    ConnectionStringError,
+    Validation,
+    build,
+    validate,
+)
+from dtsctl.connection.findings import Code
 
 GUID = "6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
 AZ_HOST = "myscheduler-b6fbdmcmhcfr.westus2.durabletask.io"
@@ -205,12 +210,42 @@ def test_rule_close_case_does_not_trigger(case: Case) -> None:
     assert case.code not in _codes(v), v.findings
 
 
-def test_every_code_has_a_case() -> None:
-    """Every code rules.py can emit has a trigger and a close non-trigger above."""
-    source = inspect.getsource(rules)
-    emitted = set(re.findall(r'out\.add\(\s*"([a-z0-9-]+)"', source))
-    assert len(emitted) == 46
-    assert emitted == {c.code for c in CASES}
+# build() reports the one code no validation can: a value a connection string cannot hold.
+BUILD_ONLY = {Code.VALUE_NOT_REPRESENTABLE}
+
+
+def test_every_registered_code_has_a_case() -> None:
+    """Every code of the registry has a trigger and a close non-trigger above (or, for build's own
+    code, a test of build), and every case names a registered code."""
+    assert {Code(c.code) for c in CASES} == set(Code) - BUILD_ONLY
+    with pytest.raises(ConnectionStringError) as info:
+        build(endpoint="http://localhost:8080", authentication="None", task_hub="a;b")
+    assert {f.code for f in info.value.findings} == {c.value for c in BUILD_ONLY}
+
+
+def test_every_emitted_finding_matches_the_registry() -> None:
+    """A rule can only emit a registered code (Findings.add takes a Code), with its severity and one of
+    its keys: checked on every finding the cases above produce."""
+    seen = 0
+    for case in CASES:
+        for text, kwargs in ((case.trigger, case.kwargs), (case.no_trigger, case.no_kwargs)):
+            for f in validate(text, **kwargs).findings:
+                code = Code(f.code)
+                assert (f.severity, f.key in code.keys) == (code.severity, True), (f, code.keys)
+                seen += 1
+    assert seen > len(CASES)
+
+
+def test_registry_rows_are_complete() -> None:
+    for code in Code:
+        assert code.value == code.value.lower() and " " not in code.value
+        assert code.severity in ("error", "warning", "info")
+        assert code.keys and all(k is None or k in CANONICAL_KEYS for k in code.keys)
+        assert code.title and code.title[0].isupper() and not code.title.endswith("."), code
+    with pytest.raises(ValueError):
+        Code.ENDPOINT_PATH.finding("m", key="TaskHub")  # a key the code never concerns
+    with pytest.raises(ValueError):
+        Code.QUOTED.finding("m")  # a per-segment code needs the segment's key
 
 
 @pytest.mark.parametrize(
@@ -487,3 +522,12 @@ def test_secret_pasted_as_endpoint_is_not_a_host() -> None:
     v = validate(f"Endpoint={secret};Authentication=None;TaskHub=default")
     assert "endpoint-invalid" in _codes(v)
     assert secret.lower() not in json.dumps(v.to_dict()).lower()
+
+
+def test_every_invalid_endpoint_reason_is_worded() -> None:
+    from typing import get_args
+
+    from dtsctl.connection.endpoint import InvalidReason
+    from dtsctl.connection.rules.endpoint import _INVALID_REASONS
+
+    assert set(_INVALID_REASONS) == set(get_args(InvalidReason))

@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Literal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +31,10 @@ TASK_HUB_ENV = ("DTSCTL_TASK_HUB", "TASKHUB_NAME")
 SAMPLES_ENDPOINT_ENV = "ENDPOINT"
 SAMPLES_TASK_HUB_ENV = "TASKHUB"
 PROFILE_ENV = "DTSCTL_PROFILE"
+
+
+# Where a value came from, as `connection show -o json` names it.
+SourceKind = Literal["flag", "environment", "profile", "default"]
 
 
 class Layer(IntEnum):
@@ -47,14 +52,15 @@ class Source:
     profile: str | None = None  # set when the value came from a profile
 
     @property
-    def kind(self) -> str:
-        return {
+    def kind(self) -> SourceKind:
+        kinds: dict[Layer, SourceKind] = {
             Layer.FLAG: "flag",
             Layer.ENV: "environment",
             Layer.PROFILE: "profile",
             Layer.SAMPLES: "environment",
             Layer.DEFAULT: "default",
-        }[self.layer]
+        }
+        return kinds[self.layer]
 
     def to_dict(self) -> dict[str, str | None]:
         return {"kind": self.kind, "name": self.name, "profile": self.profile}

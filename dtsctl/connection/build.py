@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dtsctl.connection.model import CANONICAL_KEYS, ConnectionStringError, Finding
+from dtsctl.connection.findings import Code
+from dtsctl.connection.model import CANONICAL_KEYS, ConnectionStringError
 from dtsctl.connection.suggest import canonical_auth
 from dtsctl.redact import excerpt
 
@@ -51,15 +52,11 @@ def build(
     }
     for key, value in values.items():
         if value is not None and (";" in value or "\n" in value or "\r" in value):
-            finding = Finding(
-                code="value-not-representable",
-                severity="error",
+            finding = Code.VALUE_NOT_REPRESENTABLE.finding(
+                f"The {key} value '{excerpt(value, 60)}' contains ';' or a line break, which a connection "
+                "string cannot hold: it would split into separate segments.",
+                f"Remove the ';' or line break from the {key} value.",
                 key=key,
-                message=(
-                    f"The {key} value '{excerpt(value, 60)}' contains ';' or a line break, which a connection "
-                    "string cannot hold: it would split into separate segments."
-                ),
-                fix=f"Remove the ';' or line break from the {key} value.",
             )
             raise ConnectionStringError.from_findings([finding])
     return ";".join(f"{key}={values[key]}" for key in CANONICAL_KEYS if values[key] is not None)

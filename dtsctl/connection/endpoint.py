@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import parse_qs
 
 from dtsctl.dts import EMULATOR_DASHBOARD_PORT, EMULATOR_GRPC_PORT, EMULATOR_HEALTH_PORT  # noqa: F401 (read as ep.*)
@@ -25,6 +26,9 @@ AZURE_DOMAINS: tuple[str, ...] = ("durabletask.io",)
 DASHBOARD_HOST = "dashboard.durabletask.io"
 
 DEFAULT_GRPC_PORT = 443
+
+# Why a value is not a usable URL (the rules word each one).
+InvalidReason = Literal["whitespace", "scheme", "userinfo", "no-host", "host", "port", "ipv6", "secret"]
 
 # Host names that reach a container's or the host's published ports from inside a container.
 CONTAINER_HOSTS = frozenset({"host.docker.internal", "host.containers.internal", "gateway.docker.internal"})
@@ -54,7 +58,7 @@ class EndpointFacts:
     path: str  # "" or "/..."
     query: str  # "" or "?..."
     fragment: str  # "" or "#..."
-    invalid: str | None  # why the value is not a usable URL: whitespace|scheme|userinfo|no-host|host|port|ipv6|secret
+    invalid: InvalidReason | None  # why the value is not a usable URL
     port_text: str | None = None  # the port as written, when present
 
     # --- scheme -------------------------------------------------------------------------------
@@ -205,7 +209,7 @@ class EndpointFacts:
 def analyse(value: str) -> EndpointFacts:
     """Split an Endpoint value into facts; never raises."""
     raw = value
-    invalid: str | None = None
+    invalid: InvalidReason | None = None
     if any(c.isspace() for c in raw):
         invalid = "whitespace"
     if "://" not in raw and looks_secret(raw):

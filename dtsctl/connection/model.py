@@ -1,4 +1,5 @@
-"""The records of the connection-string module: findings, the normalised fields, a validation.
+"""The records of the connection-string module (findings, the normalised fields, a validation) and
+the shapes of its values (task hub names, GUIDs, tenant domains).
 
 Pure data: no I/O, stdlib only.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from dtsctl.dts import EMULATOR_CONNECTION_STRING  # noqa: F401 (part of this module's records)
 from dtsctl.errors import InvalidInput
@@ -15,7 +16,8 @@ from dtsctl.redact import mask_if_secret
 
 Severity = Literal["error", "warning", "info"]
 
-SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+# Findings are listed in this order (stable within a severity).
+SEVERITY_ORDER: dict[Severity, int] = {severity: rank for rank, severity in enumerate(get_args(Severity))}
 
 # The keys the DTS SDKs (.NET, Java, JS) read, in the order `build` writes them.
 CANONICAL_KEYS: tuple[str, ...] = (
@@ -29,7 +31,7 @@ CANONICAL_KEYS: tuple[str, ...] = (
 )
 
 # Authentication values dtsctl accepts, in their canonical spelling (matched case-insensitively).
-AUTH_VALUES: tuple[str, ...] = (
+AuthKind = Literal[
     "DefaultAzure",
     "ManagedIdentity",
     "WorkloadIdentity",
@@ -39,10 +41,20 @@ AUTH_VALUES: tuple[str, ...] = (
     "VisualStudioCode",
     "InteractiveBrowser",
     "None",
-)
+]
+AUTH_VALUES: tuple[AuthKind, ...] = get_args(AuthKind)
 
 # Task hub (and scheduler) names: ARM's pattern (reference/dts.md section 5).
 TASK_HUB_NAME = re.compile(r"[a-zA-Z0-9-]{3,64}")
+# Client and tenant ids, and tenant domains (contoso.onmicrosoft.com).
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+TENANT_DOMAIN = re.compile(r"(?=.{4,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+# gRPC metadata values (the task hub header) must be printable ASCII.
+GRPC_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+
+
+def split_tenants(raw: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in raw.split(",") if t.strip())
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ class ConnectionFields:
     host: str | None = None
     port: int | None = None
     tls: bool | None = None
-    authentication: str | None = None
+    authentication: AuthKind | None = None  # the canonical spelling; None when missing or unusable
     task_hub: str | None = None
     client_id: str | None = None
     tenant_id: str | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from dtsctl.connection.model import AUTH_VALUES, CANONICAL_KEYS
+from dtsctl.connection.model import AUTH_VALUES, CANONICAL_KEYS, AuthKind
 
 _SEPARATORS = re.compile(r"[\s_\-.]+")
 
@@ -179,7 +179,7 @@ def normalise_auth(value: str) -> str:
     return stripped or norm
 
 
-def canonical_auth(value: str) -> str | None:
+def canonical_auth(value: str) -> AuthKind | None:
     """The canonical spelling of an Authentication value the SDKs accept (case-insensitive), or None."""
     return {v.lower(): v for v in AUTH_VALUES}.get(value.strip().lower())
 

@@ -7,11 +7,12 @@ import json
 import time
 from typing import Any
 
+from dtsctl.connection import AuthKind
 from dtsctl.doctor.context import Context
 from dtsctl.doctor.model import Outcome, failed, passed, skipped, warned
 
 # Fix hints per Authentication value when no token can be had.
-SIGN_IN = {
+SIGN_IN: dict[AuthKind, str] = {
     "AzureCli": "Sign in: az login",
     "AzurePowerShell": "Sign in: Connect-AzAccount",
     "DefaultAzure": "Sign in with 'az login' on a developer machine; in Azure, enable a managed identity on the app",
@@ -66,7 +67,7 @@ def check_credential(ctx: Context) -> Outcome:
         text = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         return failed(f"{f.authentication}: no token for {scope}: {text}",
                       cause=f"The {f.authentication} credential cannot get a token on this machine.",
-                      fix=SIGN_IN.get(f.authentication or "", "Check the Authentication value."))
+                      fix=SIGN_IN.get(f.authentication, "Check the Authentication value."))
     claims = jwt_claims(token.token)
     minutes = int((token.expires_on - time.time()) / 60)
     detail = f"token for {describe_identity(claims)}, audience {claims.get('aud', '?')}, expires in {minutes} min"
