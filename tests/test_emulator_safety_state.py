@@ -177,7 +177,7 @@ def _start_server(home: Path) -> subprocess.Popen[bytes]:
     return server
 
 
-@pytest.mark.parametrize("damage", ["not-utf-8", "a-folder", "not-json", "a-list"])
+@pytest.mark.parametrize("damage", ["not-utf-8", "a-folder", "not-json", "a-list", "not-a-whole-record"])
 def test_a_damaged_state_file_is_reported_and_removed_by_down(tmp_path: Path, damage: str) -> None:
     folder = tmp_path / "state"
     env = {"DTSCTL_STATE_DIR": str(folder)}
@@ -190,6 +190,8 @@ def test_a_damaged_state_file_is_reported_and_removed_by_down(tmp_path: Path, da
         (state_file / "inside").mkdir(parents=True)
     elif damage == "not-json":
         state_file.write_text("{'pid': 1")
+    elif damage == "not-a-whole-record":
+        state_file.write_text('{"version": 1, "engine": "local", "name": "st", "state": "running"}')
     else:
         state_file.write_text("[1, 2]")
     server = _start_server(home)  # still running: a damaged state file must not hide it from `down`

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from dtsctl.emulator import local_engine
+from dtsctl.emulator import local_process
 from dtsctl.emulator.local_engine import LocalEngine
+from dtsctl.emulator.local_state import DamagedStateFile, LocalState, read_state
 from dtsctl.emulator.model import EmulatorError, EmulatorSpec
 from dtsctl.errors import NotFound, UsageError
 from support.net import free_port
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.timeout(60)
 # --------------------------------------------------------------------------- helpers / fixtures
 
 def _kill_pid(pid: int) -> None:
-    child = local_engine._CHILDREN.pop(pid, None)
+    child = local_process.CHILDREN.pop(pid, None)
     if child is not None:
         if child.poll() is None:
             child.kill()
@@ -46,17 +47,16 @@ def _kill_pid(pid: int) -> None:
 def state_root(tmp_path: Path) -> Iterator[Path]:
     """The engines' state dir; on teardown, kills whatever server a test left running (by pid)."""
     root = tmp_path / "state"
-    before = set(local_engine._CHILDREN)
+    before = set(local_process.CHILDREN)
     try:
         yield root
     finally:
         for state_file in root.glob("local/*/state.json"):
-            with contextlib.suppress(OSError, ValueError):
-                state = json.loads(state_file.read_text())
-                pid = state.get("pid")
-                if isinstance(pid, int) and LocalEngine(root)._probe(state)[0] == "running":
-                    _kill_pid(pid)
-        for pid in set(local_engine._CHILDREN) - before:
+            with contextlib.suppress(DamagedStateFile):
+                state = read_state(state_file)
+                if state is not None and state.pid and LocalEngine(root)._probe(state)[0] == "running":
+                    _kill_pid(state.pid)
+        for pid in set(local_process.CHILDREN) - before:
             _kill_pid(pid)
 
 
@@ -360,3 +360,52 @@ def test_exit_before_ready_reports_the_log(state_root: Path) -> None:
     lines = list(engine.logs("crash"))
     assert lines[-2].startswith("----- dtsctl: start") and lines[-1] == "boom: bad config"
     assert engine.find("crash").state == "stopped" and not pid_alive(good.pid)  # type: ignore[union-attr]
+
+
+def test_state_record_reads_back_what_create_wrote(engine: LocalEngine, state_root: Path) -> None:
+    engine.create(EmulatorSpec(name="record", port=free_port(), task_hubs=("a", "b")))
+    path = state_root / "local" / "record" / "state.json"
+    doc = json.loads(path.read_text())
+    state = LocalState.from_json(doc, path)
+    assert (state.name, state.state, state.task_hubs, state.command[1:3]) == (
+        "record", "running", ("a", "b"), ("-m", "dtsctl.emulator.local.server"))
+    assert list(state.to_json().items()) == list(doc.items())  # the same document, keys in the same order
+    assert read_state(path) == state
+    engine.stop("record")
+    stopped = read_state(path)
+    assert stopped is not None and (stopped.state, stopped.pid) == ("stopped", None) and stopped.stopped_at
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"pid": "12"}, "'pid' is not a pid or null"),
+    ({"pid": True}, "'pid' is not a pid or null"),
+    ({"state": "paused"}, "'state' is not 'running' or 'stopped'"),
+    ({"command": []}, "'command' is not a command line"),
+    ({"environment": {"A": 1}}, "'environment' is not an object of strings"),
+    ({"started_at": "yesterday"}, "'started_at' is not an ISO 8601 time or null"),
+    ({"version": 2}, "not a version 1 local engine record"),
+    ({"task_hubs": None}, "'task_hubs' is not a list of task hub names"),
+])
+def test_a_state_file_that_is_not_a_whole_record_is_damaged(engine: LocalEngine, change: dict[str, Any],
+                                                             why: str) -> None:
+    folder = fake_state(engine, "bad", 1)
+    path = folder / "state.json"
+    doc = json.loads(path.read_text())
+    assert read_state(path) is not None  # as written, it is whole
+    path.write_text(json.dumps({**doc, **change}))
+    with pytest.raises(DamagedStateFile) as err:
+        read_state(path)
+    assert err.value.why == why and err.value.message == (
+        f"the state file of local emulator 'bad' is damaged ({why}): {path}")
+    del doc["exit_code"]
+    with pytest.raises(DamagedStateFile, match="'exit_code' is missing"):
+        LocalState.from_json(doc, path)
+    # The engine reports it, refuses to start it and removes it (pid 1 is never signalled).
+    info = engine.find("bad")
+    assert info is not None and info.state == "dead" and "is damaged" in (info.ready_detail or "")
+    assert engine.alive("bad") == (False, f"the state file is damaged: {path}")
+    with pytest.raises(EmulatorError, match="is damaged"):
+        engine.start("bad")
+    engine.stop("bad")
+    engine.remove("bad")
+    assert not folder.exists()
