@@ -27,8 +27,8 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf import wrappers_pb2
 
 from support.cli import invoke
+from support.terminal import terminal
 from dtsctl.emulator.local.server import LocalServerConfig, serve
-from dtsctl.output.style import Style
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -49,12 +49,13 @@ def assert_clean(*texts: str, terminal: bool) -> None:
 
 
 @pytest.fixture(params=["piped", "terminal"])
-def mode(request, monkeypatch: pytest.MonkeyPatch) -> str:
+def mode(request):
     """Piped (plain columns), or stdout and stderr taken for terminals (Rich tables and colours)."""
     if request.param == "terminal":
-        monkeypatch.setattr(Style, "stdout_is_terminal", property(lambda self: True))
-        monkeypatch.setattr(Style, "stderr_is_terminal", property(lambda self: True))
-    return request.param
+        with terminal(120, color=True):
+            yield request.param
+    else:
+        yield request.param
 
 
 def run(mode: str, *args: str, env: dict[str, str] | None = None):

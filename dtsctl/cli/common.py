@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Annotated, Any, Optional
@@ -19,6 +18,7 @@ import typer
 
 from dtsctl.errors import DtsctlError, ExitCode
 from dtsctl.output import render
+from dtsctl.output.streams import Streams
 from dtsctl.output.style import OutputFormat, Style
 
 GLOBAL_PANEL = "Global options"
@@ -53,6 +53,11 @@ class Cx:
         self._target = None
 
     @property
+    def streams(self) -> Streams:
+        """Where this command writes, and whether those are terminals (never sys.stdout directly)."""
+        return self.style.streams
+
+    @property
     def output(self) -> OutputFormat:
         return self.style.output
 
@@ -74,9 +79,10 @@ class Cx:
     def emit(self, doc: Any, text: Callable[[render.TextWriter], None], *, items: Iterable[Any] | None = None) -> None:
         """Print `doc` as JSON, `items` (default: [doc]) as JSON lines, or call `text` for humans."""
         if self.output is OutputFormat.json:
-            render.emit_json(doc)
+            render.emit_json(doc, self.streams.stdout)
         elif self.output is OutputFormat.jsonl:
-            render.emit_jsonl(items if items is not None else (doc if isinstance(doc, list) else [doc]))
+            render.emit_jsonl(items if items is not None else (doc if isinstance(doc, list) else [doc]),
+                              self.streams.stdout)
         else:
             text(self.writer())
 
@@ -93,33 +99,29 @@ class Cx:
 
     def diag(self, label: str, message: str) -> None:
         """`label: message` on stderr, the label coloured on a terminal."""
-        if self.style.stderr_is_terminal:
-            from rich.text import Text
+        _labelled(self.streams, label, render.COLOURS.get(label, "cyan"), message)
 
-            colour = render.COLOURS.get(label, "cyan")
-            self.style.err.print(Text.assemble((f"{label}: ", f"bold {colour}"), render.clean(message, newlines=True)))
-        else:
-            sys.stderr.write(f"{label}: {render.clean(message, newlines=True)}\n")
+
+def _labelled(streams: Streams, label: str, colour: str, message: str) -> None:
+    """`label: message` on stderr, cleaned; the label in bold `colour` on a terminal."""
+    message = render.clean(message, newlines=True)
+    if streams.stderr_is_terminal:
+        from rich.text import Text
+
+        streams.err.print(Text.assemble((f"{label}: ", f"bold {colour}"), message))
+    else:
+        streams.stderr.write(f"{label}: {message}\n")
 
 
 def report_error(style: Style, exc: DtsctlError) -> None:
     # Newlines are kept: a hint may point under the error with a second line.
-    message = render.clean(exc.message, newlines=True)
-    hint = render.clean(exc.hint, newlines=True) if exc.hint else None
-    if style.stderr_is_terminal:
-        from rich.text import Text
-
-        style.err.print(Text.assemble(("error: ", "bold red"), message))
-        if hint:
-            style.err.print(Text.assemble(("hint: ", "bold cyan"), hint))
-    else:
-        sys.stderr.write(f"error: {message}\n")
-        if hint:
-            sys.stderr.write(f"hint: {hint}\n")
+    _labelled(style.streams, "error", "red", exc.message)
+    if exc.hint:
+        _labelled(style.streams, "hint", "cyan", exc.hint)
 
 
-def _debug_logging():
-    """Log everything to stderr, secrets redacted, for the duration of one command."""
+def _debug_logging(streams: Streams):
+    """Log everything to the command's stderr, secrets redacted, for the duration of one command."""
     import contextlib
     import logging
 
@@ -127,19 +129,9 @@ def _debug_logging():
         def format(self, record: logging.LogRecord) -> str:
             return render.clean(super().format(record), newlines=True)
 
-    class Stderr(logging.StreamHandler):
-        # The stderr of this moment (test runners swap sys.stderr between commands).
-        @property
-        def stream(self):  # type: ignore[override]
-            return sys.stderr
-
-        @stream.setter
-        def stream(self, _value) -> None:
-            pass
-
     @contextlib.contextmanager
     def installed():
-        handler = Stderr()
+        handler = logging.StreamHandler(streams.stderr)
         handler.setFormatter(Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger()
         level = root.level
@@ -161,13 +153,13 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -
 
     forget_secrets()  # secrets found by an earlier command in this process (tests) are not this one's
     try:
-        with _debug_logging() if style.debug else contextlib.nullcontext():
+        with _debug_logging(style.streams) if style.debug else contextlib.nullcontext():
             return fn(cx, **kwargs)
     except DtsctlError as exc:
         report_error(style, exc)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
+        style.streams.stderr.write("\ninterrupted\n")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (typer.Exit, typer.Abort, BrokenPipeError):
         raise  # a closed pipe (`dtsctl ... | head`) is handled quietly by `main`
@@ -175,7 +167,7 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -
         if style.debug:
             import traceback
 
-            sys.stderr.write(render.clean(traceback.format_exc(), newlines=True))
+            style.streams.stderr.write(render.clean(traceback.format_exc(), newlines=True))
         report_error(
             style,
             DtsctlError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -84,13 +83,12 @@ def demo(
     from dtsctl.samples.demo import run_demo
 
     def phase(text: str) -> None:
-        sys.stderr.write(f"demo: {text}\n")
-        sys.stderr.flush()
+        cx.streams.say(f"demo: {text}")
 
     bars = _PullBars(cx)
     try:
         result = run_demo(Engines(), name=name, port=port, choice=engine.value, keep=keep, timeout=timeout,
-                          phase=phase, progress=bars, protect=_hold_interrupts)
+                          phase=phase, progress=bars, protect=_hold_interrupts, worker_log=cx.streams.say)
     finally:
         bars.close()
     steps = next_steps(result, name, port)

@@ -38,7 +38,7 @@ def list_cmd(
         records = list(entities.list_entities(conn, prefix=prefix, include_state=not ids_only,
                                               include_transient=include_transient))
     if ids_only:
-        render.emit_ids(r.entity_id for r in records)
+        render.emit_ids((r.entity_id for r in records), cx.streams.stdout)
         return
     docs = [r.to_dict() for r in records]
 
@@ -96,7 +96,7 @@ def signal_cmd(
     from dtsctl.instances.payload import read_payload
 
     eid = entities.parse_entity_id(entity_id)
-    text = read_payload(input, "--input")  # checked JSON text (or None), before anything is sent
+    text = read_payload(input, "--input", stdin=cx.streams.stdin)  # checked JSON text (or None), before anything is sent
     value = None if text is None else json.loads(text)
     with scheduler.connected(cx.target(), cx.target_args.timeout, action="signal the entity") as conn:
         result = entities.signal(conn, eid, operation, value)

@@ -1,13 +1,13 @@
-"""Terminal and colour decisions, made once per command. Rich is imported only when text is drawn."""
+"""What the user asked for, once per command: the output format, --no-color, --debug; and the
+streams (`dtsctl.output.streams`) the command writes to. Rich is imported only when text is drawn."""
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
+
+from dtsctl.output.streams import Streams
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -20,48 +20,36 @@ class OutputFormat(str, Enum):
     ids = "ids"
 
 
-def _is_terminal(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 @dataclass
 class Style:
-    """What the user asked for (-o, --no-color, NO_COLOR) and what the streams are."""
+    """-o, --no-color, --debug, and the streams (the system's at the time the Style is made)."""
 
     output: OutputFormat = OutputFormat.text
     no_color: bool = False
     debug: bool = False
+    streams: Streams = None  # type: ignore[assignment]  # set in __post_init__
 
+    def __post_init__(self) -> None:
+        if self.streams is None:
+            self.streams = Streams.system(no_color=self.no_color)
+
+    # The streams' answers, for code that still asks the Style (dtsctl/cli/instance_cmd.py).
     @property
     def color(self) -> bool:
-        return not self.no_color and "NO_COLOR" not in os.environ
+        return self.streams.color
 
     @property
     def stdout_is_terminal(self) -> bool:
-        return _is_terminal(sys.stdout)
+        return self.streams.stdout_is_terminal
 
     @property
     def stderr_is_terminal(self) -> bool:
-        return _is_terminal(sys.stderr)
+        return self.streams.stderr_is_terminal
 
-    def _console(self, stream: IO[str], terminal: bool) -> Console:
-        from rich.console import Console
-
-        return Console(
-            file=stream,
-            force_terminal=terminal,
-            no_color=not self.color,
-            highlight=False,
-            soft_wrap=not terminal,
-        )
-
-    @cached_property
+    @property
     def out(self) -> Console:
-        return self._console(sys.stdout, self.stdout_is_terminal)
+        return self.streams.out
 
-    @cached_property
+    @property
     def err(self) -> Console:
-        return self._console(sys.stderr, self.stderr_is_terminal)
+        return self.streams.err
