@@ -10,32 +10,20 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
-from enum import Enum
-from typing import Annotated, Any, Optional
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
 from dtsctl.errors import DtsctlError, ExitCode
 from dtsctl.output import render
 from dtsctl.output.streams import Streams
-from dtsctl.output.style import OutputFormat, Style
+from dtsctl.output.style import LIST_FORMATS, RECORD_FORMATS, OutputFormat, Style
 
 GLOBAL_PANEL = "Global options"
 TARGET_PANEL = "Target options"
 
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
-
-
-class ListFormat(str, Enum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
-    ids = "ids"
+ListFormat = LIST_FORMATS  # the old name, until dtsctl/cli/instance_cmd.py says formats=LIST_FORMATS
 
 
 def group(name: str | None = None, help: str | None = None) -> typer.Typer:
@@ -63,7 +51,7 @@ class Cx:
 
     @property
     def machine(self) -> bool:
-        return self.style.output is not OutputFormat.text
+        return self.output.is_machine
 
     def target(self):
         """The resolved target (flags > environment > profile > default), computed once."""
@@ -78,11 +66,11 @@ class Cx:
 
     def emit(self, doc: Any, text: Callable[[render.TextWriter], None], *, items: Iterable[Any] | None = None) -> None:
         """Print `doc` as JSON, `items` (default: [doc]) as JSON lines, or call `text` for humans."""
-        if self.output is OutputFormat.json:
-            render.emit_json(doc, self.streams.stdout)
-        elif self.output is OutputFormat.jsonl:
+        if self.output.streams_records:
             render.emit_jsonl(items if items is not None else (doc if isinstance(doc, list) else [doc]),
                               self.streams.stdout)
+        elif self.output.is_json:
+            render.emit_json(doc, self.streams.stdout)
         else:
             text(self.writer())
 
@@ -198,9 +186,12 @@ def _option(annotation: Any, default: Any, *decls: str, help: str, panel: str, *
     )
 
 
-def _global_params(formats: type[Enum]) -> list[inspect.Parameter]:
+def _global_params(formats: Sequence[OutputFormat]) -> list[inspect.Parameter]:
+    # A Literal of the command's own formats: -o help, completion and the usage error (exit 2) name
+    # only those; the wrapper turns the value into the one OutputFormat.
+    accepted = Literal[tuple(f.value for f in formats)]  # type: ignore[valid-type]
     return [
-        _option(formats, formats("text"), "--output", "-o", name="output", help="Output format.",
+        _option(accepted, OutputFormat.text.value, "--output", "-o", name="output", help="Output format.",
                 panel=GLOBAL_PANEL, case_sensitive=False),
         _option(bool, False, "--debug", name="debug", panel=GLOBAL_PANEL,
                 help="Log what dtsctl does to stderr (tokens redacted) and show tracebacks."),
@@ -232,7 +223,7 @@ def command(
     *,
     target: bool = False,
     timeout: float | None = None,
-    formats: type[Enum] = Format,
+    formats: Sequence[OutputFormat] = RECORD_FORMATS,
     **typer_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(cx, **own_options)` as `group name`, with the shared options appended."""
@@ -248,7 +239,7 @@ def command(
         def wrapper(**kwargs: Any) -> Any:
             shared = {n: kwargs.pop(n) for n in list(kwargs) if n in extra_names}
             style = Style(
-                output=OutputFormat(shared["output"].value),
+                output=OutputFormat(shared["output"]),
                 no_color=shared["no_color"],
                 debug=shared["debug"],
             )

@@ -286,10 +286,10 @@ def logs(
     from dtsctl.output import render
 
     lines = service.logs(_engines(), name, follow=follow, tail=tail, choice=engine.value)
-    if cx.output.value == "json":
-        render.emit_json(list(lines), cx.streams.stdout)
-    elif cx.output.value == "jsonl":
+    if cx.output.streams_records:
         render.emit_jsonl(({"line": line} for line in lines), cx.streams.stdout)
+    elif cx.output.is_json:
+        render.emit_json(list(lines), cx.streams.stdout)
     else:
         out = cx.streams.stdout
         for line in lines:

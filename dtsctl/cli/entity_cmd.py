@@ -6,8 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from dtsctl.cli.common import Cx, ListFormat, command, group
+from dtsctl.cli.common import Cx, command, group
 from dtsctl.output.render import TextWriter
+from dtsctl.output.style import LIST_FORMATS, OutputFormat
 
 app = group("entity", "Durable entities: list them, show one's state, signal an operation, clean up storage.")
 
@@ -22,7 +23,7 @@ def _compact(value, width: int = 60) -> str:
     return "-" if value is None else compact_json(value, width)
 
 
-@command(app, "list", target=True, timeout=TIMEOUT, formats=ListFormat)
+@command(app, "list", target=True, timeout=TIMEOUT, formats=LIST_FORMATS)
 def list_cmd(
     cx: Cx,
     prefix: Annotated[Optional[str], typer.Option(help="Only ids starting with this: an entity name ('counter'), or a name and the start of a key ('@counter@us-').", show_default=False)] = None,
@@ -33,7 +34,7 @@ def list_cmd(
     from dtsctl.times import relative
     from dtsctl.output import render
 
-    ids_only = cx.output.value == "ids"
+    ids_only = cx.output is OutputFormat.ids
     with scheduler.connected(cx.target(), cx.target_args.timeout, action="list entities") as conn:
         records = list(entities.list_entities(conn, prefix=prefix, include_state=not ids_only,
                                               include_transient=include_transient))

@@ -47,13 +47,13 @@ class _Events:
         stamp = time.strftime("%H:%M:%S")
         with self.lock:
             self.counts[key] += 1
-            if self.cx.output.value == "jsonl":
+            if self.cx.output.streams_records:
                 from dtsctl.output import render
                 from dtsctl.times import now_iso
 
                 render.emit_jsonl([{"event": f"{kind}_started", "name": name, "instance_id": instance_id,
                                     "time": now_iso("auto")}], self.cx.streams.stdout)
-            elif self.cx.output.value == "text":
+            elif not self.cx.machine:
                 what = {"orchestration": "orchestration", "activity": "  activity", "entity": "entity"}[kind]
                 from dtsctl.output.render import clean
 
@@ -111,11 +111,11 @@ def worker(
     counts = events.counts
     summary = (f"Worker stopped: ran {counts['orchestrations']} orchestration(s), {counts['activities']} "
                f"activit{'y' if counts['activities'] == 1 else 'ies'}, {counts['entity_operations']} entity operation(s).")
-    if cx.output.value == "jsonl":
+    if cx.output.streams_records:
         from dtsctl.output import render
 
         render.emit_jsonl([{"event": "stopped", **doc}], cx.streams.stdout)
-    elif cx.output.value == "json":
+    elif cx.output.is_json:
         from dtsctl.output import render
 
         render.emit_json(doc, cx.streams.stdout)
