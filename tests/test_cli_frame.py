@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +84,27 @@ def test_bad_output_format_is_a_usage_error() -> None:
 
 def test_ids_format_only_where_lists_are_printed() -> None:
     assert invoke("connection", "validate", GOOD, "-o", "ids").exit_code == 2
+    r = invoke("instance", "show", "x", "-o", "ids", env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and "'ids' is not one of 'text', 'json', 'jsonl'" in r.stderr
+
+
+@pytest.mark.parametrize(("command", "shown"), [(["instance", "list"], "text|json|jsonl|ids"),
+                                                 (["entity", "list"], "text|json|jsonl|ids"),
+                                                 (["instance", "show"], "text|json|jsonl"),
+                                                 (["doctor"], "text|json|jsonl")])
+def test_each_command_offers_only_its_own_formats(command: list[str], shown: str) -> None:
+    r = invoke(*command, "--help", env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and f"<{shown}>" in r.stdout
+    env = {**os.environ, "_DTSCTL_COMPLETE": "complete_bash", "COMP_WORDS": " ".join(["dtsctl", *command, "-o", ""]),
+           "COMP_CWORD": str(len(command) + 2)}
+    done = subprocess.run([str(Path(sys.executable).with_name("dtsctl"))], env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.stdout.split() == shown.split("|"), done.stdout
+
+
+def test_output_format_is_matched_in_any_case() -> None:
+    r = invoke("connection", "validate", GOOD, "-o", "JSONL")
+    assert r.exit_code == 0 and json.loads(r.stdout)["valid"] is True
 
 
 def test_unknown_command_is_a_usage_error() -> None:

@@ -21,14 +21,12 @@ from pathlib import Path
 import pytest
 
 from durabletask import task
-from durabletask.azuremanaged.client import DurableTaskSchedulerClient
-from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf import wrappers_pb2
 
 from support.cli import invoke
-from dtsctl.emulator.local.server import LocalServerConfig, serve
-from dtsctl.output.style import Style
+from support.sdk import hosted
+from support.terminal import terminal
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -49,12 +47,13 @@ def assert_clean(*texts: str, terminal: bool) -> None:
 
 
 @pytest.fixture(params=["piped", "terminal"])
-def mode(request, monkeypatch: pytest.MonkeyPatch) -> str:
+def mode(request):
     """Piped (plain columns), or stdout and stderr taken for terminals (Rich tables and colours)."""
     if request.param == "terminal":
-        monkeypatch.setattr(Style, "stdout_is_terminal", property(lambda self: True))
-        monkeypatch.setattr(Style, "stderr_is_terminal", property(lambda self: True))
-    return request.param
+        with terminal(120, color=True):
+            yield request.param
+    else:
+        yield request.param
 
 
 def run(mode: str, *args: str, env: dict[str, str] | None = None):
@@ -99,14 +98,7 @@ def boom(ctx: task.OrchestrationContext, _):
 
 @pytest.fixture(scope="module")
 def engine():
-    server = serve(LocalServerConfig(port=0, health_port=-1, task_hubs=(HUB,), max_workers=16))
-    worker = DurableTaskSchedulerWorker(host_address=server.address, secure_channel=False, taskhub=HUB,
-                                        token_credential=None)
-    worker.add_orchestrator(boom)
-    client = DurableTaskSchedulerClient(host_address=server.address, secure_channel=False, taskhub=HUB,
-                                        token_credential=None)
-    worker.start()
-    try:
+    with hosted(HUB, orchestrators=(boom,)) as (address, client):
         failed = client.schedule_new_orchestration(boom, instance_id=f"failed-{HOSTILE}",
                                                    tags={"team": HOSTILE})
         client.wait_for_orchestration_completion(failed, timeout=30)
@@ -115,12 +107,8 @@ def engine():
         client._stub.StartInstance(pb.CreateInstanceRequest(
             instanceId=pending, name=f"Name{HOSTILE}", input=wrappers_pb2.StringValue(value=f"raw {HOSTILE}"),
             scheduledStartTimestamp=None))
-        yield {"cs": f"Endpoint=http://{server.address};Authentication=None;TaskHub={HUB}",
+        yield {"cs": f"Endpoint=http://{address};Authentication=None;TaskHub={HUB}",
                "failed": failed, "pending": pending}
-    finally:
-        worker.stop()
-        client.close()
-        server.stop(0)
 
 
 def test_instance_views(engine, mode: str) -> None:

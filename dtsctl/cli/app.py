@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from typing import Annotated
@@ -58,7 +57,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"dtsctl {__version__}\n")
+        from dtsctl.output.streams import Streams
+
+        Streams.system().stdout.write(f"dtsctl {__version__}\n")
         raise typer.Exit()
 
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     except stdio.OutputError as exc:  # while Click itself printed (help, usage errors)
         from dtsctl.errors import ExitCode
 
-        sys.stderr.write(f"error: {exc.message}\n")
+        stdio.say_error(exc.message)
         code = int(ExitCode.FAILED)
     if guard.pipe_closed:
         # `dtsctl ... | head` closed the pipe: stop quietly with 0, as other Unix tools do (Click
@@ -107,17 +108,10 @@ def _exit_now(code: int) -> None:
     """Exit without tearing down every imported module: grpc and the Docker SDK make a normal
     interpreter shutdown cost ~40 ms, which `emulator up` and `status` would pay on every run.
     All output is flushed first, and nothing dtsctl runs relies on atexit handlers."""
+    from dtsctl.cli import stdio
+
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BrokenPipeError:
-            pass  # the reader left; nothing more to say
-        except Exception as exc:  # noqa: BLE001 - output was lost (a full disk): never report success
-            if stream is sys.stdout:
-                with contextlib.suppress(Exception):
-                    sys.stderr.write(f"error: {getattr(exc, 'message', exc)}\n")
-                    sys.stderr.flush()
-            code = code or 1
+    if not stdio.flush_all():
+        code = code or 1  # output was lost (a full disk): never report success
     os._exit(code)

@@ -10,33 +10,20 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
-from collections.abc import Callable, Iterable
-from enum import Enum
-from typing import Annotated, Any, Optional
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
 from dtsctl.cli.options import OptionSet
 from dtsctl.errors import DtsctlError, ExitCode
 from dtsctl.output import render
-from dtsctl.output.style import OutputFormat, Style
+from dtsctl.output.streams import Streams
+from dtsctl.output.style import RECORD_FORMATS, OutputFormat, Style
 
 GLOBAL_PANEL = "Global options"
 TARGET_PANEL = "Target options"
 
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
-
-
-class ListFormat(str, Enum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
-    ids = "ids"
 
 
 def group(name: str | None = None, help: str | None = None) -> typer.Typer:
@@ -54,12 +41,17 @@ class Cx:
         self._target = None
 
     @property
+    def streams(self) -> Streams:
+        """Where this command writes, and whether those are terminals (never sys.stdout directly)."""
+        return self.style.streams
+
+    @property
     def output(self) -> OutputFormat:
         return self.style.output
 
     @property
     def machine(self) -> bool:
-        return self.style.output is not OutputFormat.text
+        return self.output.is_machine
 
     def target(self):
         """The resolved target (flags > environment > profile > default), computed once."""
@@ -74,10 +66,11 @@ class Cx:
 
     def emit(self, doc: Any, text: Callable[[render.TextWriter], None], *, items: Iterable[Any] | None = None) -> None:
         """Print `doc` as JSON, `items` (default: [doc]) as JSON lines, or call `text` for humans."""
-        if self.output is OutputFormat.json:
-            render.emit_json(doc)
-        elif self.output is OutputFormat.jsonl:
-            render.emit_jsonl(items if items is not None else (doc if isinstance(doc, list) else [doc]))
+        if self.output.streams_records:
+            render.emit_jsonl(items if items is not None else (doc if isinstance(doc, list) else [doc]),
+                              self.streams.stdout)
+        elif self.output.is_json:
+            render.emit_json(doc, self.streams.stdout)
         else:
             text(self.writer())
 
@@ -94,33 +87,29 @@ class Cx:
 
     def diag(self, label: str, message: str) -> None:
         """`label: message` on stderr, the label coloured on a terminal."""
-        if self.style.stderr_is_terminal:
-            from rich.text import Text
+        _labelled(self.streams, label, render.COLOURS.get(label, "cyan"), message)
 
-            colour = render.COLOURS.get(label, "cyan")
-            self.style.err.print(Text.assemble((f"{label}: ", f"bold {colour}"), render.clean(message, newlines=True)))
-        else:
-            sys.stderr.write(f"{label}: {render.clean(message, newlines=True)}\n")
+
+def _labelled(streams: Streams, label: str, colour: str, message: str) -> None:
+    """`label: message` on stderr, cleaned; the label in bold `colour` on a terminal."""
+    message = render.clean(message, newlines=True)
+    if streams.stderr_is_terminal:
+        from rich.text import Text
+
+        streams.err.print(Text.assemble((f"{label}: ", f"bold {colour}"), message))
+    else:
+        streams.stderr.write(f"{label}: {message}\n")
 
 
 def report_error(style: Style, exc: DtsctlError) -> None:
     # Newlines are kept: a hint may point under the error with a second line.
-    message = render.clean(exc.message, newlines=True)
-    hint = render.clean(exc.hint, newlines=True) if exc.hint else None
-    if style.stderr_is_terminal:
-        from rich.text import Text
-
-        style.err.print(Text.assemble(("error: ", "bold red"), message))
-        if hint:
-            style.err.print(Text.assemble(("hint: ", "bold cyan"), hint))
-    else:
-        sys.stderr.write(f"error: {message}\n")
-        if hint:
-            sys.stderr.write(f"hint: {hint}\n")
+    _labelled(style.streams, "error", "red", exc.message)
+    if exc.hint:
+        _labelled(style.streams, "hint", "cyan", exc.hint)
 
 
-def _debug_logging():
-    """Log everything to stderr, secrets redacted, for the duration of one command."""
+def _debug_logging(streams: Streams):
+    """Log everything to the command's stderr, secrets redacted, for the duration of one command."""
     import contextlib
     import logging
 
@@ -128,19 +117,9 @@ def _debug_logging():
         def format(self, record: logging.LogRecord) -> str:
             return render.clean(super().format(record), newlines=True)
 
-    class Stderr(logging.StreamHandler):
-        # The stderr of this moment (test runners swap sys.stderr between commands).
-        @property
-        def stream(self):  # type: ignore[override]
-            return sys.stderr
-
-        @stream.setter
-        def stream(self, _value) -> None:
-            pass
-
     @contextlib.contextmanager
     def installed():
-        handler = Stderr()
+        handler = logging.StreamHandler(streams.stderr)
         handler.setFormatter(Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger()
         level = root.level
@@ -163,7 +142,7 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any],
 
     forget_secrets()  # secrets found by an earlier command in this process (tests) are not this one's
     try:
-        with _debug_logging() if style.debug else contextlib.nullcontext():
+        with _debug_logging(style.streams) if style.debug else contextlib.nullcontext():
             # Option sets are built here, so that their usage errors are reported as the body's are.
             built = {key: option_set.make(values) for key, (option_set, values) in (sets or {}).items()}
             return fn(cx, **kwargs, **built)
@@ -171,7 +150,7 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any],
         report_error(style, exc)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
+        style.streams.stderr.write("\ninterrupted\n")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (typer.Exit, typer.Abort, BrokenPipeError):
         raise  # a closed pipe (`dtsctl ... | head`) is handled quietly by `main`
@@ -179,7 +158,7 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any],
         if style.debug:
             import traceback
 
-            sys.stderr.write(render.clean(traceback.format_exc(), newlines=True))
+            style.streams.stderr.write(render.clean(traceback.format_exc(), newlines=True))
         report_error(
             style,
             DtsctlError(
@@ -210,9 +189,12 @@ def _option(annotation: Any, default: Any, *decls: str, help: str, panel: str, *
     )
 
 
-def _global_params(formats: type[Enum]) -> list[inspect.Parameter]:
+def _global_params(formats: Sequence[OutputFormat]) -> list[inspect.Parameter]:
+    # A Literal of the command's own formats: -o help, completion and the usage error (exit 2) name
+    # only those; the wrapper turns the value into the one OutputFormat.
+    accepted = Literal[tuple(f.value for f in formats)]  # type: ignore[valid-type]
     return [
-        _option(formats, formats("text"), "--output", "-o", name="output", help="Output format.",
+        _option(accepted, OutputFormat.text.value, "--output", "-o", name="output", help="Output format.",
                 panel=GLOBAL_PANEL, case_sensitive=False),
         _option(bool, False, "--debug", name="debug", panel=GLOBAL_PANEL,
                 help="Log what dtsctl does to stderr (tokens redacted) and show tracebacks."),
@@ -244,7 +226,7 @@ def command(
     *,
     target: bool = False,
     timeout: float | None = None,
-    formats: type[Enum] = Format,
+    formats: Sequence[OutputFormat] = RECORD_FORMATS,
     options: dict[str, OptionSet[Any]] | None = None,
     **typer_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -270,7 +252,7 @@ def command(
                     for key, option_set in options.items()}
             shared = {n: kwargs.pop(n) for n in list(kwargs) if n in extra_names}
             style = Style(
-                output=OutputFormat(shared["output"].value),
+                output=OutputFormat(shared["output"]),
                 no_color=shared["no_color"],
                 debug=shared["debug"],
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -31,4 +30,4 @@ def completion(
     if shell not in SHELLS:
         raise UsageError(f"Unknown shell '{shell}'.", hint=f"Use one of: {', '.join(SHELLS)}.")
     script = completion_script(shell)
-    cx.emit({"shell": shell, "script": script}, lambda w: sys.stdout.write(script))
+    cx.emit({"shell": shell, "script": script}, lambda w: cx.streams.stdout.write(script))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -46,14 +45,14 @@ def _field_pairs(fields) -> list[tuple[str, object]]:
     return [(label, values[key]) for key, label in FIELD_LABELS if values.get(key) is not None]
 
 
-def _read_argument(string: str | None) -> str | None:
+def _read_argument(cx: Cx, string: str | None) -> str | None:
     if string != "-":
         return string
-    if sys.stdin.isatty():
+    if cx.streams.stdin_is_terminal:
         raise UsageError("'-' reads the connection string from standard input, but it is a terminal.",
                          hint="Pipe it in: echo \"$MY_CONNECTION_STRING\" | dtsctl connection validate -")
     try:
-        return sys.stdin.read().strip("\r\n")
+        return cx.streams.stdin.read().strip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         from dtsctl.errors import InvalidInput
 
@@ -78,7 +77,7 @@ def validate(
     """
     from dataclasses import replace
 
-    text = _read_argument(string)
+    text = _read_argument(cx, string)
     if text is not None and cx.target_args.connection_string is not None:
         raise UsageError("Give the connection string either as the argument or with --connection-string, not both.")
     if text is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -65,13 +64,12 @@ def demo(
     from dtsctl.samples.demo import run_demo
 
     def phase(text: str) -> None:
-        sys.stderr.write(f"demo: {text}\n")
-        sys.stderr.flush()
+        cx.streams.say(f"demo: {text}")
 
     bars = _PullBars(cx)
     try:
         result = run_demo(Engines(), name=name, port=port, choice=engine.value, keep=keep, timeout=timeout,
-                          phase=phase, progress=bars, protect=interrupts_deferred)
+                          phase=phase, progress=bars, protect=interrupts_deferred, worker_log=cx.streams.say)
     finally:
         bars.close()
     steps = next_steps(result, name, port)

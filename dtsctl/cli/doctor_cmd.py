@@ -37,8 +37,8 @@ def doctor(
                       subscription=subscription, resource_group=resource_group, dashboard=dashboard,
                       arm_endpoint=arm_endpoint)
     status = None
-    if cx.style.stderr_is_terminal and not cx.machine:
-        status = cx.style.err.status("checking", spinner="dots")
+    if cx.streams.stderr_is_terminal and not cx.machine:
+        status = cx.streams.err.status("checking", spinner="dots")
         status.__enter__()
     try:
         report = run(target, options, on_result=(lambda r: status.update(f"checked {r.title}")) if status else None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -83,7 +82,7 @@ def _show_log_tail(cx: Cx, exc: EmulatorError) -> None:
 
         # The emulator's own lines: escaped and redacted like any data (an --env secret, a colour code).
         tail = "\n".join(clean(line) for line in exc.log_tail)
-        sys.stderr.write("--- last log lines ---\n" + tail + "\n----------------------\n")
+        cx.streams.stderr.write("--- last log lines ---\n" + tail + "\n----------------------\n")
 
 
 class _Spinner:
@@ -94,8 +93,8 @@ class _Spinner:
         self.status = None
 
     def __enter__(self) -> "_Spinner":
-        if self.cx.style.stderr_is_terminal:
-            self.status = self.cx.style.err.status("starting", spinner="dots")
+        if self.cx.streams.stderr_is_terminal:
+            self.status = self.cx.streams.err.status("starting", spinner="dots")
             self.status.__enter__()
         return self
 
@@ -103,7 +102,7 @@ class _Spinner:
         if self.status is not None:
             self.status.update(text)
         elif self.cx.style.debug:
-            sys.stderr.write(f"{text}\n")
+            self.cx.streams.stderr.write(f"{text}\n")
 
     def __exit__(self, *exc: object) -> None:
         if self.status is not None:
@@ -120,17 +119,17 @@ class _PullBars:
         self.last: dict[str, str] = {}
 
     def __call__(self, layer: str, status: str, current: int | None, total: int | None) -> None:
-        if not self.cx.style.stderr_is_terminal:
+        if not self.cx.streams.stderr_is_terminal:
             # One line each time a layer changes state (not per byte tick).
             if self.last.get(layer) != status:
                 self.last[layer] = status
-                sys.stderr.write(f"pull: {layer}: {status}\n")
+                self.cx.streams.stderr.write(f"pull: {layer}: {status}\n")
             return
         if self.progress is None:
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                     console=self.cx.style.err, transient=True)
+                                     console=self.cx.streams.err, transient=True)
             self.progress.start()
         if layer not in self.tasks:
             self.tasks[layer] = self.progress.add_task(f"{layer} {status}", total=total or None)
@@ -287,14 +286,15 @@ def logs(
     from dtsctl.output import render
 
     lines = service.logs(_engines(), name, follow=follow, tail=tail, choice=engine.value)
-    if cx.output.value == "json":
-        render.emit_json(list(lines))
-    elif cx.output.value == "jsonl":
-        render.emit_jsonl({"line": line} for line in lines)
+    if cx.output.streams_records:
+        render.emit_jsonl(({"line": line} for line in lines), cx.streams.stdout)
+    elif cx.output.is_json:
+        render.emit_json(list(lines), cx.streams.stdout)
     else:
+        out = cx.streams.stdout
         for line in lines:
-            sys.stdout.write(render.clean(line) + "\n")
-            sys.stdout.flush()
+            out.write(render.clean(line) + "\n")
+            out.flush()
 
 
 @command(app, "restart")
@@ -374,4 +374,4 @@ def env_cmd(
         "TASKHUB": info.task_hub,
     }
     lines = shell_lines((shell or _default_shell()).value, values)
-    cx.emit(values, lambda w: sys.stdout.write("\n".join(lines) + "\n"))
+    cx.emit(values, lambda w: cx.streams.stdout.write("\n".join(lines) + "\n"))

@@ -6,8 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from dtsctl.cli.common import Cx, ListFormat, command, group
+from dtsctl.cli.common import Cx, command, group
 from dtsctl.output.render import TextWriter
+from dtsctl.output.style import LIST_FORMATS, OutputFormat
 
 app = group("entity", "Durable entities: list them, show one's state, signal an operation, clean up storage.")
 
@@ -22,7 +23,7 @@ def _compact(value, width: int = 60) -> str:
     return "-" if value is None else compact_json(value, width)
 
 
-@command(app, "list", target=True, timeout=TIMEOUT, formats=ListFormat)
+@command(app, "list", target=True, timeout=TIMEOUT, formats=LIST_FORMATS)
 def list_cmd(
     cx: Cx,
     prefix: Annotated[Optional[str], typer.Option(help="Only ids starting with this: an entity name ('counter'), or a name and the start of a key ('@counter@us-').", show_default=False)] = None,
@@ -33,12 +34,12 @@ def list_cmd(
     from dtsctl.times import relative
     from dtsctl.output import render
 
-    ids_only = cx.output.value == "ids"
+    ids_only = cx.output is OutputFormat.ids
     with scheduler.connected(cx.target(), cx.target_args.timeout, action="list entities") as conn:
         records = list(entities.list_entities(conn, prefix=prefix, include_state=not ids_only,
                                               include_transient=include_transient))
     if ids_only:
-        render.emit_ids(r.entity_id for r in records)
+        render.emit_ids((r.entity_id for r in records), cx.streams.stdout)
         return
     docs = [r.to_dict() for r in records]
 
@@ -96,7 +97,7 @@ def signal_cmd(
     from dtsctl.instances.payload import read_payload
 
     eid = entities.parse_entity_id(entity_id)
-    text = read_payload(input, "--input")  # checked JSON text (or None), before anything is sent
+    text = read_payload(input, "--input", stdin=cx.streams.stdin)  # checked JSON text (or None), before anything is sent
     value = None if text is None else json.loads(text)
     with scheduler.connected(cx.target(), cx.target_args.timeout, action="signal the entity") as conn:
         result = entities.signal(conn, eid, operation, value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from typing import Annotated, Any, Optional
@@ -48,19 +47,18 @@ class _Events:
         stamp = time.strftime("%H:%M:%S")
         with self.lock:
             self.counts[key] += 1
-            if self.cx.output.value == "jsonl":
+            if self.cx.output.streams_records:
                 from dtsctl.output import render
                 from dtsctl.times import now_iso
 
                 render.emit_jsonl([{"event": f"{kind}_started", "name": name, "instance_id": instance_id,
-                                    "time": now_iso("auto")}])
-            elif self.cx.output.value == "text":
+                                    "time": now_iso("auto")}], self.cx.streams.stdout)
+            elif not self.cx.machine:
                 what = {"orchestration": "orchestration", "activity": "  activity", "entity": "entity"}[kind]
                 from dtsctl.output.render import clean
 
                 kind_word = "entity" if kind == "entity" else "instance"
-                sys.stderr.write(clean(f"{stamp} {what} {name}  ({kind_word} {instance_id})") + "\n")
-                sys.stderr.flush()
+                self.cx.streams.say(clean(f"{stamp} {what} {name}  ({kind_word} {instance_id})"))
 
 
 @command(app, "worker", target=True, timeout=10.0)
@@ -95,18 +93,16 @@ def worker(
 
     events = _Events(cx)
     w = host.build_worker(target, concurrency=concurrency, notify=events)
-    with handling((signal.SIGINT, signal.SIGTERM), on_signal), host.concise_logging():
+    with handling((signal.SIGINT, signal.SIGTERM), on_signal), host.concise_logging(cx.streams.say):
         w.start()
         try:
             names = ", ".join(s.name for s in SAMPLES)
-            sys.stderr.write(f"Worker hosting the samples ({names}) on {where}.\n"
-                             "Start one from another terminal ('dtsctl samples list' shows how); "
-                             "Ctrl-C stops the worker.\n")
-            sys.stderr.flush()
+            cx.streams.say(f"Worker hosting the samples ({names}) on {where}.\n"
+                           "Start one from another terminal ('dtsctl samples list' shows how); "
+                           "Ctrl-C stops the worker.")
             while not stop.wait(0.5):
                 pass
-            sys.stderr.write(f"\nStopping the worker ({stopped_by['signal']})...\n")
-            sys.stderr.flush()
+            cx.streams.say(f"\nStopping the worker ({stopped_by['signal']})...")
         finally:
             host.stop(w)
 
@@ -115,13 +111,13 @@ def worker(
     counts = events.counts
     summary = (f"Worker stopped: ran {counts['orchestrations']} orchestration(s), {counts['activities']} "
                f"activit{'y' if counts['activities'] == 1 else 'ies'}, {counts['entity_operations']} entity operation(s).")
-    if cx.output.value == "jsonl":
+    if cx.output.streams_records:
         from dtsctl.output import render
 
-        render.emit_jsonl([{"event": "stopped", **doc}])
-    elif cx.output.value == "json":
+        render.emit_jsonl([{"event": "stopped", **doc}], cx.streams.stdout)
+    elif cx.output.is_json:
         from dtsctl.output import render
 
-        render.emit_json(doc)
+        render.emit_json(doc, cx.streams.stdout)
     else:
-        sys.stderr.write(summary + "\n")
+        cx.streams.say(summary)

@@ -13,6 +13,7 @@ tests that swap `sys.stdout` never come through here).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -123,6 +124,28 @@ def prepare() -> GuardedStdout:
     guard = sys.stdout if isinstance(sys.stdout, GuardedStdout) else GuardedStdout(sys.stdout)
     sys.stdout = guard  # type: ignore[assignment]
     return guard
+
+
+def say_error(message: str) -> None:
+    """`error: message` on stderr, when no command is there to report it (Click's own output failed)."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+
+
+def flush_all() -> bool:
+    """Flush stdout and stderr before the process ends; False when output was lost (said on stderr)."""
+    whole = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            pass  # the reader left; nothing more to say
+        except Exception as exc:  # noqa: BLE001 - a full disk, a closed descriptor
+            if stream is sys.stdout:
+                say_error(getattr(exc, "message", exc))
+            whole = False
+    return whole
 
 
 def silence_stdout() -> None:

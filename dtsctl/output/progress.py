@@ -3,12 +3,11 @@ else a plain line every few seconds so that a log shows the run is alive without
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from typing import Any
 
-from dtsctl.output.style import Style
+from dtsctl.output.streams import Streams
 
 PLAIN_EVERY = 2.0  # seconds between plain lines
 
@@ -16,18 +15,18 @@ PLAIN_EVERY = 2.0  # seconds between plain lines
 class ProgressView:
     """Called with a progress snapshot (`total`, `finished`, `done`, `failed`, `skipped`)."""
 
-    def __init__(self, style: Style, label: str, total: int) -> None:
-        self.label, self.total = label, total
+    def __init__(self, streams: Streams, label: str, total: int) -> None:
+        self.streams, self.label, self.total = streams, label, total
         self.bar: Any = None
         self.task: Any = None
         self.lock = threading.Lock()
         self.last = 0.0
-        if style.stderr_is_terminal:
+        if streams.stderr_is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
-                                console=style.err, transient=True)
+                                console=streams.err, transient=True)
             self.task = self.bar.add_task(label, total=total, counts="")
             self.bar.start()
 
@@ -41,7 +40,7 @@ class ProgressView:
             if now - self.last < PLAIN_EVERY and p.finished < p.total:
                 return
             self.last = now
-        sys.stderr.write(f"{self.label}: {p.finished}/{p.total} ({counts.replace(' ·', ',')})\n")
+        self.streams.say(f"{self.label}: {p.finished}/{p.total} ({counts.replace(' ·', ',')})")
 
     def close(self) -> None:
         if self.bar is not None:

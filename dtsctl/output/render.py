@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import IO, Any
 
 from dtsctl.output.style import Style
 from dtsctl.redact import redact
@@ -84,19 +84,22 @@ def shell_quote(text: str, shell: str = "sh") -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
-def emit_json(doc: Any) -> None:
-    sys.stdout.write(to_json(doc) + "\n")
+# `out` is the command's stdout (`cx.streams.stdout`); without it, sys.stdout of the moment.
+def emit_json(doc: Any, out: IO[str] | None = None) -> None:
+    (out or sys.stdout).write(to_json(doc) + "\n")
 
 
-def emit_jsonl(items: Iterable[Any]) -> None:
+def emit_jsonl(items: Iterable[Any], out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
     for item in items:
-        sys.stdout.write(to_json(item, indent=None) + "\n")
-        sys.stdout.flush()
+        out.write(to_json(item, indent=None) + "\n")
+        out.flush()  # each line as soon as it is known: a reader may act on it
 
 
-def emit_ids(ids: Iterable[str]) -> None:
+def emit_ids(ids: Iterable[str], out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
     for item in ids:
-        sys.stdout.write(f"{clean(item)}\n")
+        out.write(f"{clean(item)}\n")
 
 
 # Severity / state words and the colour each gets on a terminal.
@@ -128,7 +131,12 @@ class TextWriter:
 
     def __init__(self, style: Style) -> None:
         self.style = style
-        self.rich = style.stdout_is_terminal
+        self.streams = style.streams
+        self.rich = self.streams.stdout_is_terminal
+        self._out = self.streams.stdout
+
+    def _plain_line(self, text: str) -> None:
+        self._out.write(text + "\n")
 
     def line(self, text: str = "", colour: str | None = None, *, bold: bool = False) -> None:
         """One line: a newline inside `text` (from data) is shown as \\n, not started."""
@@ -136,9 +144,9 @@ class TextWriter:
             from rich.text import Text
 
             style = " ".join(s for s in (colour, "bold" if bold else None) if s)
-            self.style.out.print(Text(clean(text), style=style or ""))
+            self.streams.out.print(Text(clean(text), style=style or ""))
         else:
-            sys.stdout.write(clean(text) + "\n")
+            self._plain_line(clean(text))
 
     def parts(self, *pieces: str | tuple[str, str]) -> None:
         """One line assembled from pieces, each plain text or (text, Rich style)."""
@@ -146,9 +154,9 @@ class TextWriter:
         if self.rich:
             from rich.text import Text
 
-            self.style.out.print(Text.assemble(*((clean(t), s) for t, s in texts)))
+            self.streams.out.print(Text.assemble(*((clean(t), s) for t, s in texts)))
         else:
-            sys.stdout.write("".join(clean(t) for t, _ in texts) + "\n")
+            self._plain_line("".join(clean(t) for t, _ in texts))
 
     def word(self, word: str) -> Any:
         """A status word coloured by what it means (only on a terminal)."""
@@ -180,13 +188,13 @@ class TextWriter:
             table.add_column(overflow="fold")
             for key, value in pairs:
                 table.add_row(self._rich_cell(key), self._rich_cell(value))
-            self.style.out.print(table)
+            self.streams.out.print(table)
         else:
             pad = "  " if title else ""
             keys = [clean(k) for k, _ in pairs]
             width = max(len(k) for k in keys)
             for key, (_, value) in zip(keys, pairs):
-                sys.stdout.write(f"{pad}{key.ljust(width)}  {clean(_plain(value))}\n")
+                self._plain_line(f"{pad}{key.ljust(width)}  {clean(_plain(value))}")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
         if self.rich:
@@ -197,13 +205,13 @@ class TextWriter:
                 table.add_column(clean(header), overflow="fold")
             for row in rows:
                 table.add_row(*(self._rich_cell(cell) for cell in row))
-            self.style.out.print(table)
+            self.streams.out.print(table)
             return
         if title:
-            sys.stdout.write(clean(title) + "\n")
+            self._plain_line(clean(title))
         cells = [[clean(_plain(c)) for c in row] for row in rows]
         heads = [clean(h).upper() for h in headers]
         widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(heads)]
-        sys.stdout.write("  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip() + "\n")
+        self._plain_line("  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip())
         for row in cells:
-            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+            self._plain_line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

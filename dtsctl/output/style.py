@@ -1,67 +1,53 @@
-"""Terminal and colour decisions, made once per command. Rich is imported only when text is drawn."""
+"""What the user asked for, once per command: the output format, --no-color, --debug; and the
+streams (`dtsctl.output.streams`) the command writes to. Rich is imported only when text is drawn."""
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
-from typing import IO, TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
+from dtsctl.output.streams import Streams
 
 
 class OutputFormat(str, Enum):
+    """-o: `text` for people; `json` one document; `jsonl` a document per line; `ids` one id per line
+    (list-like commands only: each command declares the formats it takes, see `command(formats=)`)."""
+
     text = "text"
     json = "json"
     jsonl = "jsonl"
     ids = "ids"
 
+    @property
+    def is_machine(self) -> bool:
+        """For a program, not a person: no prose, colour, spinners or progress bars on stdout."""
+        return self is not OutputFormat.text
 
-def _is_terminal(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+    @property
+    def is_json(self) -> bool:
+        """Records as JSON documents (json or jsonl): they carry everything, payloads included."""
+        return self in (OutputFormat.json, OutputFormat.jsonl)
+
+    @property
+    def streams_records(self) -> bool:
+        """One JSON document per record, each written (and flushed) as soon as it is known."""
+        return self is OutputFormat.jsonl
+
+
+# What -o accepts: every command the record formats, list-like commands `ids` as well.
+RECORD_FORMATS = (OutputFormat.text, OutputFormat.json, OutputFormat.jsonl)
+LIST_FORMATS = (*RECORD_FORMATS, OutputFormat.ids)
 
 
 @dataclass
 class Style:
-    """What the user asked for (-o, --no-color, NO_COLOR) and what the streams are."""
+    """-o, --no-color, --debug, and the streams (the system's at the time the Style is made)."""
 
     output: OutputFormat = OutputFormat.text
     no_color: bool = False
     debug: bool = False
+    streams: Streams = None  # type: ignore[assignment]  # set in __post_init__
 
-    @property
-    def color(self) -> bool:
-        return not self.no_color and "NO_COLOR" not in os.environ
-
-    @property
-    def stdout_is_terminal(self) -> bool:
-        return _is_terminal(sys.stdout)
-
-    @property
-    def stderr_is_terminal(self) -> bool:
-        return _is_terminal(sys.stderr)
-
-    def _console(self, stream: IO[str], terminal: bool) -> Console:
-        from rich.console import Console
-
-        return Console(
-            file=stream,
-            force_terminal=terminal,
-            no_color=not self.color,
-            highlight=False,
-            soft_wrap=not terminal,
-        )
-
-    @cached_property
-    def out(self) -> Console:
-        return self._console(sys.stdout, self.stdout_is_terminal)
-
-    @cached_property
-    def err(self) -> Console:
-        return self._console(sys.stderr, self.stderr_is_terminal)
+    def __post_init__(self) -> None:
+        if self.streams is None:
+            self.streams = Streams.system(no_color=self.no_color)

@@ -235,9 +235,11 @@ def run_demo(
     phase: Phase = _noop,
     progress: Any = None,
     protect: Callable[[], Any] | None = None,
+    worker_log: Phase = _noop,
 ) -> DemoResult:
     """Run the demo. `protect()` (optional) returns a context manager that the clean-up runs in (the
-    CLI uses it to hold off a second Ctrl-C while things are being stopped)."""
+    CLI uses it to hold off a second Ctrl-C while things are being stopped); `worker_log` gets the
+    sample worker's warnings and errors, a line each."""
     import contextlib
 
     from dtsctl.config import target as target_mod
@@ -264,7 +266,7 @@ def run_demo(
             _emulator_up(engines, spec, choice, up_timeout, phase, progress, result.emulator)
         target = target_mod.resolve(target_mod.TargetArgs(connection_string=result.emulator.connection_string))
         worker = host.build_worker(target)
-        logs.enter_context(host.concise_logging())
+        logs.enter_context(host.concise_logging(worker_log))
         worker.start()
         phase("sample worker started in this process")
         hold = float(os.environ.get(HOLD_ENV) or 0)  # tests: a moment to interrupt the demo half-way

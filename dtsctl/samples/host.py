@@ -98,13 +98,13 @@ def stop(worker: Any) -> None:
         logger.setLevel(level)
 
 
-def concise_logging():
+def concise_logging(say: Callable[[str], None]):
     """While a worker runs without --debug: the SDK's warnings and errors (a lost connection, its
-    retries) as one line each on stderr, instead of multi-line gRPC object dumps."""
+    retries) as one line each through `say` (the command's stderr), instead of multi-line gRPC
+    object dumps."""
     import contextlib
     import logging
     import re
-    import sys
 
     from dtsctl.scheduler import sdk_logger
 
@@ -127,8 +127,7 @@ def concise_logging():
                     text += f" {tail}"
             from dtsctl.output.render import clean
 
-            sys.stderr.write(clean(f"worker {record.levelname.lower()}: {' '.join(text.split())}") + "\n")
-            sys.stderr.flush()
+            say(clean(f"worker {record.levelname.lower()}: {' '.join(text.split())}"))
 
     @contextlib.contextmanager
     def installed():

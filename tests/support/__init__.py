@@ -6,7 +6,9 @@
 - procs:   whether a process still runs
 - wait:    poll until a condition holds
 - ci:      fail on CI, skip elsewhere, when something a test needs is missing
-- sdk:     the real durabletask SDK worker and client
+- sdk:     the real durabletask SDK worker and client; `hosted`: the local engine in this process
+           with a worker hosting given orchestrations and activities
+- terminal: run dtsctl as a terminal of a given width shows it (`on_terminal`, `Screen`)
 - samples: the local engine in this process and the samples worker against it
 - docker:  Docker Engine fixtures (a pytest plugin, see conftest.py), cleanup, the loopback registry
 - standin: the offline stand-in emulator image

@@ -50,3 +50,27 @@ def run_hello_chain(address: str, task_hub: str, names: list[str], timeout: floa
     assert state is not None, "no state"
     assert state.runtime_status.name == "COMPLETED", (state.runtime_status, state.failure_details)
     return json.loads(state.serialized_output)
+
+
+@contextlib.contextmanager
+def hosted(task_hub: str, *, orchestrators=(), activities=(),
+           max_workers: int = 16) -> Iterator[tuple[str, DurableTaskSchedulerClient]]:
+    """dtsctl's local engine in this process serving `task_hub`, a real SDK worker hosting the given
+    orchestrators and activities, and a client: yields (address, client); all stopped afterwards."""
+    from dtsctl.emulator.local.server import LocalServerConfig, serve
+
+    server = serve(LocalServerConfig(port=0, health_port=-1, task_hubs=(task_hub,), max_workers=max_workers))
+    w = DurableTaskSchedulerWorker(host_address=server.address, secure_channel=False, taskhub=task_hub,
+                                   token_credential=None)
+    for orchestrator in orchestrators:
+        w.add_orchestrator(orchestrator)
+    for activity in activities:
+        w.add_activity(activity)
+    c = client(server.address, task_hub)
+    w.start()
+    try:
+        yield server.address, c
+    finally:
+        w.stop()
+        c.close()
+        server.stop(0)

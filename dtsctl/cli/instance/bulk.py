@@ -18,11 +18,9 @@ from dtsctl.errors import ExitCode, UsageError
 
 def confirm(cx: Cx, action: str, n: int) -> None:
     """Ask on a terminal; elsewhere, refuse without --yes (a script must say it means it)."""
-    import sys
-
     question = f"{action.capitalize()} {n} instance{'s' if n != 1 else ''}"
-    if sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty():
-        if not typer.confirm(f"{question}?", default=False, err=True):
+    if cx.streams.can_prompt:
+        if not cx.streams.confirm(f"{question}?"):
             cx.note("nothing was changed")
             raise typer.Exit(int(ExitCode.FAILED))
         return
@@ -52,7 +50,7 @@ def run(cx: Cx, action: Any, many: Many, per_item: Any, *, purge_statuses: list[
         with first_interrupt_cancels(cancel, lambda: cx.note("stopping: no new calls; waiting for the ones in "
                                                              "flight (Ctrl-C again quits at once)")):
             done = batch.execute(conn, plan, per_item, concurrency=opts.concurrency, rps=opts.rps, cancel=cancel,
-                                 progress=lambda total: ProgressView(cx.style, action, total), on_note=cx.note,
+                                 progress=lambda total: ProgressView(cx.streams, action, total), on_note=cx.note,
                                  purge_statuses=purge_statuses)
     _report(cx, done)
     if done.error is not None:

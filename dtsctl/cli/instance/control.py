@@ -37,7 +37,7 @@ def raise_event(
         raise UsageError("The instance id is empty.")
     if not event.strip():
         raise UsageError("The event name is empty.")
-    data_json = payload.read_payload(data, "--data")
+    data_json = payload.read_payload(data, "--data", stdin=cx.streams.stdin)
     _one_or_many(cx, "raise-event", instance_id, flt, bulk,
                  lambda conn, i, s=None: service.raise_event(conn, i, event, data_json, status=s))
 

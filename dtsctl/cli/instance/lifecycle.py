@@ -69,7 +69,7 @@ def start(
     from dtsctl.instances.timefilter import parse_time
 
     # Everything is checked before anything is sent.
-    input_json = payload.read_payload(input, "--input")
+    input_json = payload.read_payload(input, "--input", stdin=cx.streams.stdin)
     tags = parse_tags(tag)
     when = parse_time(start_at, what="--start-at", future=True) if start_at else None
     with connected(cx, action="start the orchestration", waits=True) as conn:

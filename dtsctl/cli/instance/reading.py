@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from dtsctl.cli.common import Cx, ListFormat, command
+from dtsctl.cli.common import Cx, command
 from dtsctl.cli.instance import app, views
 from dtsctl.cli.instance.connect import connected
 from dtsctl.cli.instance.options import FILTER, InstanceId
+from dtsctl.output.style import LIST_FORMATS, OutputFormat
 
 
 @command(app, "show", target=True, timeout=10.0)
@@ -29,7 +30,7 @@ def show(
     cx.emit(doc, lambda w: views.record(w, rec, history=items))
 
 
-@command(app, "list", target=True, timeout=10.0, formats=ListFormat, options={"flt": FILTER})
+@command(app, "list", target=True, timeout=10.0, formats=LIST_FORMATS, options={"flt": FILTER})
 def list_(
     cx: Cx,
     limit: Annotated[int, typer.Option(help="At most this many.", min=1)] = 50,
@@ -42,13 +43,12 @@ def list_(
     from dtsctl.instances import service
     from dtsctl.times import utcnow
 
-    fmt = cx.output.value
     with connected(cx, action="list instances") as conn:
         if count:
             n = service.count(conn, flt)
             cx.emit({"count": n}, lambda w: w.line(str(n)))
             return
-        payloads = fmt in ("json", "jsonl")
+        payloads = cx.output.is_json
         cap = None if all_ else limit
         records = service.iter_instances(conn, flt, limit=None if cap is None else cap + 1, payloads=payloads)
         more = False
@@ -62,14 +62,14 @@ def list_(
                 yield rec
 
         nothing = f"no instances match ({flt.describe()}) in task hub '{conn.task_hub}'"
-        if fmt == "ids":
+        if cx.output is OutputFormat.ids:
             from dtsctl.output.render import emit_ids
 
-            emit_ids(rec.instance_id for rec in capped())
-        elif fmt in ("json", "jsonl"):
+            emit_ids((rec.instance_id for rec in capped()), cx.streams.stdout)
+        elif cx.output.is_json:
             from dtsctl.output.stream import emit_records
 
-            emit_records((rec.to_dict() for rec in capped()), lines=fmt == "jsonl")
+            emit_records((rec.to_dict() for rec in capped()), cx.streams.stdout, lines=cx.output.streams_records)
         elif all_:
             from dtsctl.output.stream import RowStream
 
@@ -77,7 +77,7 @@ def list_(
             stream = None
             for rec in capped():
                 if stream is None:
-                    stream = RowStream(views.LIST_HEADERS, [max(32, len(rec.instance_id)), 24, 16, 12, 12])
+                    stream = RowStream(cx.streams.stdout, views.LIST_HEADERS, [max(32, len(rec.instance_id)), 24, 16, 12, 12])
                 stream.row(views.list_row(None, rec, now))
             if stream is None:
                 cx.note(nothing)
@@ -113,11 +113,12 @@ def history(
         if cx.machine:
             from dtsctl.output.stream import emit_records
 
-            emit_records((e.data for e in events if e != service.NEW_EXECUTION), lines=cx.output.value == "jsonl")
+            emit_records((e.data for e in events if e != service.NEW_EXECUTION), cx.streams.stdout,
+                         lines=cx.output.streams_records)
             return
         from dtsctl.output.stream import RowStream
 
-        stream = RowStream(views.HISTORY_HEADERS, [4, 12, 9, 33, 20, 0])
+        stream = RowStream(cx.streams.stdout, views.HISTORY_HEADERS, [4, 12, 9, 33, 20, 0])
         start = None
         for item in events:
             if item == service.NEW_EXECUTION:
