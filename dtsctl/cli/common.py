@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, Any, Literal, Optional
+from typing import Any, Literal, Optional
 
 import typer
 
-from dtsctl.cli.options import OptionSet
+from dtsctl.cli.options import Option, OptionSet
 from dtsctl.errors import DtsctlError, ExitCode
 from dtsctl.output import render
 from dtsctl.output.streams import Streams
@@ -179,45 +179,52 @@ def finite(value: float | None) -> float | None:
     return value
 
 
-def _option(annotation: Any, default: Any, *decls: str, help: str, panel: str, **kw: Any) -> inspect.Parameter:
-    name = kw.pop("name")
-    return inspect.Parameter(
-        name,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=default,
-        annotation=Annotated[annotation, typer.Option(*decls, help=help, rich_help_panel=panel, **kw)],
+def _build_style(values: dict[str, Any], _given: Any) -> Style:
+    return Style(output=OutputFormat(values["output"]), no_color=values["no_color"], debug=values["debug"])
+
+
+def output_options(formats: Sequence[OutputFormat]) -> OptionSet[Style]:
+    """-o (the command's own formats), --debug, --no-color: every command has them."""
+    # A Literal of the command's own formats: -o help, completion and the usage error (exit 2) name
+    # only those; the set turns the value into the one OutputFormat.
+    accepted = Literal[tuple(f.value for f in formats)]  # type: ignore[valid-type]
+    return OptionSet(
+        options=(
+            Option("output", accepted, OutputFormat.text.value, ("--output", "-o"), "Output format.",
+                   {"case_sensitive": False}),
+            Option("debug", bool, False, ("--debug",),
+                   "Log what dtsctl does to stderr (tokens redacted) and show tracebacks."),
+            Option("no_color", bool, False, ("--no-color",),
+                   "No colour (the NO_COLOR environment variable does the same)."),
+        ),
+        build=_build_style,
+        panel=GLOBAL_PANEL,
     )
 
 
-def _global_params(formats: Sequence[OutputFormat]) -> list[inspect.Parameter]:
-    # A Literal of the command's own formats: -o help, completion and the usage error (exit 2) name
-    # only those; the wrapper turns the value into the one OutputFormat.
-    accepted = Literal[tuple(f.value for f in formats)]  # type: ignore[valid-type]
-    return [
-        _option(accepted, OutputFormat.text.value, "--output", "-o", name="output", help="Output format.",
-                panel=GLOBAL_PANEL, case_sensitive=False),
-        _option(bool, False, "--debug", name="debug", panel=GLOBAL_PANEL,
-                help="Log what dtsctl does to stderr (tokens redacted) and show tracebacks."),
-        _option(bool, False, "--no-color", name="no_color", panel=GLOBAL_PANEL,
-                help="No colour (the NO_COLOR environment variable does the same)."),
-    ]
+def _build_target(values: dict[str, Any], _given: Any) -> Any:
+    from dtsctl.config.target import TargetArgs
+
+    return TargetArgs(connection_string=values["connection_string"], task_hub=values["task_hub"],
+                      profile=values["profile"], timeout=values.get("timeout"))
 
 
-def _target_params(timeout: float | None) -> list[inspect.Parameter]:
-    params = [
-        _option(Optional[str], None, "--connection-string", "-c", name="connection_string", panel=TARGET_PANEL,
-                help="Connection string 'Endpoint=...;Authentication=...;TaskHub=...' (overrides the environment and profiles).",
-                show_default=False),
-        _option(Optional[str], None, "--task-hub", name="task_hub", panel=TARGET_PANEL,
-                help="Task hub name (overrides TaskHub in the connection string).", show_default=False),
-        _option(Optional[str], None, "--profile", name="profile", panel=TARGET_PANEL,
-                help="Use this profile from 'dtsctl config list'.", show_default=False),
+def target_options(timeout: float | None) -> OptionSet[Any]:
+    """-c, --task-hub, --profile (and --timeout with its default, for commands that call): the
+    scheduler a command talks to, built into `TargetArgs`."""
+    options = [
+        Option("connection_string", Optional[str], None, ("--connection-string", "-c"),
+               "Connection string 'Endpoint=...;Authentication=...;TaskHub=...' (overrides the environment and profiles).",
+               {"show_default": False}),
+        Option("task_hub", Optional[str], None, ("--task-hub",),
+               "Task hub name (overrides TaskHub in the connection string).", {"show_default": False}),
+        Option("profile", Optional[str], None, ("--profile",), "Use this profile from 'dtsctl config list'.",
+               {"show_default": False}),
     ]
     if timeout is not None:
-        params.append(_option(float, timeout, "--timeout", name="timeout", panel=TARGET_PANEL,
-                              help="Seconds to wait for the scheduler before giving up.", min=0.1,
-                              callback=finite))
-    return params
+        options.append(Option("timeout", float, timeout, ("--timeout",),
+                              "Seconds to wait for the scheduler before giving up.", {"min": 0.1, "callback": finite}))
+    return OptionSet(options=tuple(options), build=_build_target, panel=TARGET_PANEL)
 
 
 def command(
@@ -235,40 +242,31 @@ def command(
     `options` maps a keyword of `fn` to an option set (dtsctl.cli.options): the set's options are
     appended too, and `fn` receives the typed object the set builds under that keyword."""
     options = options or {}
+    # The shared sets: what the command's frame needs (the Style to report errors with, the target)
+    # before the body runs; they cannot fail, unlike the command's own sets, built inside _run.
+    output = output_options(formats)
+    target_set = target_options(timeout) if target else None
+    shared = [output] + ([target_set] if target_set else [])
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         own = [p for p in list(inspect.signature(fn, eval_str=True).parameters.values())[1:]  # drop cx
                if p.name not in options]
-        set_params = [p for option_set in options.values() for p in option_set.parameters()]
-        extra = _global_params(formats) + (_target_params(timeout) if target else [])
-        extra_names = {p.name for p in extra}
-        names = [p.name for p in own + set_params + extra]
+        set_params = [p for option_set in [*options.values(), *shared] for p in option_set.parameters()]
+        names = [p.name for p in own + set_params]
         clash = {n for n in names if names.count(n) > 1}
         assert not clash, f"{fn.__name__} declares options twice: {clash}"
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> Any:
-            sets = {key: (option_set, {n: kwargs.pop(n) for n in option_set.names})
-                    for key, option_set in options.items()}
-            shared = {n: kwargs.pop(n) for n in list(kwargs) if n in extra_names}
-            style = Style(
-                output=OutputFormat(shared["output"]),
-                no_color=shared["no_color"],
-                debug=shared["debug"],
-            )
-            target_args = None
-            if target:
-                from dtsctl.config.target import TargetArgs
+            def take(option_set: OptionSet[Any]) -> dict[str, Any]:
+                return {n: kwargs.pop(n) for n in option_set.names}
 
-                target_args = TargetArgs(
-                    connection_string=shared["connection_string"],
-                    task_hub=shared["task_hub"],
-                    profile=shared["profile"],
-                    timeout=shared.get("timeout"),
-                )
+            style = output.make(take(output))
+            target_args = target_set.make(take(target_set)) if target_set else None
+            sets = {key: (option_set, take(option_set)) for key, option_set in options.items()}
             return _run(fn, style, Cx(style, target_args), kwargs, sets)
 
-        params = own + set_params + extra
+        params = own + set_params
         # Typer reads both the signature and the annotations.
         del wrapper.__wrapped__
         wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
