@@ -61,6 +61,22 @@ class Cx:
             self._target = target.resolve(self.target_args or target.TargetArgs())
         return self._target
 
+    @property
+    def timeout(self) -> float | None:
+        """--timeout as given (None for commands without one)."""
+        return self.target_args.timeout if self.target_args else None
+
+    def connect(self, action: str, *, instance_id: str | None = None, waits: bool = False):
+        """A connection to the target (a context manager) whose calls give up after --timeout; for
+        a command that waits (where --timeout is how long to wait), each call still gives up after
+        the usual deadline. `action` and `instance_id` word its errors."""
+        from dtsctl import scheduler
+
+        limit = self.timeout or scheduler.DEFAULT_TIMEOUT
+        if waits:
+            limit = min(limit, scheduler.DEFAULT_TIMEOUT)
+        return scheduler.connected(self.target(), limit, instance_id=instance_id, action=action)
+
     def writer(self) -> render.TextWriter:
         return render.TextWriter(self.style)
 

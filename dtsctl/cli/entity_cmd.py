@@ -30,12 +30,12 @@ def list_cmd(
     include_transient: Annotated[bool, typer.Option("--include-transient", help="Also entities that have operations queued but no state yet.")] = False,
 ) -> None:
     """List entities: id, state, last modified, lock holder (sorted by id)."""
-    from dtsctl import entities, scheduler
+    from dtsctl import entities
     from dtsctl.times import relative
     from dtsctl.output import render
 
     ids_only = cx.output is OutputFormat.ids
-    with scheduler.connected(cx.target(), cx.target_args.timeout, action="list entities") as conn:
+    with cx.connect("list entities") as conn:
         records = list(entities.list_entities(conn, prefix=prefix, include_state=not ids_only,
                                               include_transient=include_transient))
     if ids_only:
@@ -59,11 +59,11 @@ def show(cx: Cx, entity_id: IdArg) -> None:
     """One entity: its state (pretty JSON), when it last changed, who holds its lock, its queued operations."""
     import json
 
-    from dtsctl import entities, scheduler
+    from dtsctl import entities
     from dtsctl.times import iso, relative
 
     eid = entities.parse_entity_id(entity_id)
-    with scheduler.connected(cx.target(), cx.target_args.timeout, action="read the entity") as conn:
+    with cx.connect("read the entity") as conn:
         record = entities.get_entity(conn, eid)
 
     def human(w: TextWriter) -> None:
@@ -92,14 +92,14 @@ def signal_cmd(
     """Queue an operation for an entity; a worker hosting the entity runs it (signals do not wait for it)."""
     import json
 
-    from dtsctl import entities, scheduler
+    from dtsctl import entities
 
     from dtsctl.instances.payload import read_payload
 
     eid = entities.parse_entity_id(entity_id)
     text = read_payload(input, "--input", stdin=cx.streams.stdin)  # checked JSON text (or None), before anything is sent
     value = None if text is None else json.loads(text)
-    with scheduler.connected(cx.target(), cx.target_args.timeout, action="signal the entity") as conn:
+    with cx.connect("signal the entity") as conn:
         result = entities.signal(conn, eid, operation, value)
 
     def human(w: TextWriter) -> None:
@@ -117,9 +117,9 @@ def clean(
     keep_locks: Annotated[bool, typer.Option("--keep-locks", help="Do not release locks held by instances that no longer exist.")] = False,
 ) -> None:
     """Remove entities that have no state and release locks whose holder no longer exists; report the counts."""
-    from dtsctl import entities, scheduler
+    from dtsctl import entities
 
-    with scheduler.connected(cx.target(), cx.target_args.timeout, action="clean entity storage") as conn:
+    with cx.connect("clean entity storage") as conn:
         result = entities.clean(conn, remove_empty=not keep_empty, release_orphaned_locks=not keep_locks)
 
     def human(w: TextWriter) -> None:

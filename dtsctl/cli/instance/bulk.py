@@ -11,7 +11,6 @@ import typer
 
 from dtsctl.cli.common import Cx
 from dtsctl.cli.instance import views
-from dtsctl.cli.instance.connect import connected
 from dtsctl.cli.instance.options import Many
 from dtsctl.errors import ExitCode, UsageError
 
@@ -35,7 +34,7 @@ def run(cx: Cx, action: Any, many: Many, per_item: Any, *, purge_statuses: list[
     from dtsctl.sigsafe import first_interrupt_cancels
 
     flt, opts = many.filter, many.bulk
-    with connected(cx, action=f"{action} instances") as conn:
+    with cx.connect(f"{action} instances") as conn:
         plan = batch.plan(conn, action, flt)
         if not plan.matches:
             cx.note(f"no instances match ({flt.describe()}) in task hub '{conn.task_hub}'")

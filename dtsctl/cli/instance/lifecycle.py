@@ -9,7 +9,7 @@ import typer
 
 from dtsctl.cli.common import Cx, command
 from dtsctl.cli.instance import app, views
-from dtsctl.cli.instance.connect import act_on_one, connected, timeout
+from dtsctl.cli.instance.connect import act_on_one
 from dtsctl.cli.instance.options import PAYLOAD_FORMS, InstanceId, Reason, not_blank
 from dtsctl.errors import OperationFailed, UsageError
 
@@ -43,7 +43,7 @@ def _wait(cx: Cx, conn: Any, instance_id: str, until: str) -> Any:
     from dtsctl.instances import service
 
     try:
-        return service.wait(conn, instance_id, until=until, timeout=timeout(cx) or DEFAULT_WAIT)
+        return service.wait(conn, instance_id, until=until, timeout=cx.timeout or DEFAULT_WAIT)
     except service.WaitTimedOut as exc:
         if exc.record is not None:
             last = exc.record
@@ -72,13 +72,13 @@ def start(
     input_json = payload.read_payload(input, "--input", stdin=cx.streams.stdin)
     tags = parse_tags(tag)
     when = parse_time(start_at, what="--start-at", future=True) if start_at else None
-    with connected(cx, action="start the orchestration", waits=True) as conn:
+    with cx.connect("start the orchestration", waits=True) as conn:
         rec = service.start(conn, name, input_json=input_json, instance_id=instance_id, version=version,
                             start_at=when, tags=tags)
         if not wait:
             cx.emit(rec.to_dict(), lambda w: w.line(rec.instance_id))
             return
-        cx.note(f"started '{name}' as {rec.instance_id}; waiting up to {timeout(cx) or DEFAULT_WAIT:g}s for it to end "
+        cx.note(f"started '{name}' as {rec.instance_id}; waiting up to {cx.timeout or DEFAULT_WAIT:g}s for it to end "
                 "(Ctrl-C stops waiting, not the instance)")
         rec = _wait(cx, conn, rec.instance_id, "completion")
     cx.emit(rec.to_dict(), lambda w: views.ended(w, rec))
@@ -100,7 +100,7 @@ def wait(
 ) -> None:
     """Wait for an instance to start or to end (up to --timeout; exit 4 when it runs out) and print it.
     Waiting for completion exits 1 unless it COMPLETED."""
-    with connected(cx, instance_id=instance_id, action="wait for the instance", waits=True) as conn:
+    with cx.connect("wait for the instance", instance_id=instance_id, waits=True) as conn:
         rec = _wait(cx, conn, instance_id, for_.value)
     cx.emit(rec.to_dict(), lambda w: views.record(w, rec))
     if for_ is WaitFor.completion and rec.runtime_status != "COMPLETED":

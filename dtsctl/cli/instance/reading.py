@@ -9,7 +9,6 @@ import typer
 
 from dtsctl.cli.common import Cx, command
 from dtsctl.cli.instance import app, views
-from dtsctl.cli.instance.connect import connected
 from dtsctl.cli.instance.options import FILTER, InstanceId
 from dtsctl.output.style import LIST_FORMATS, OutputFormat
 
@@ -23,7 +22,7 @@ def show(
     """An instance: status, times, version, tags, input, output, custom status, failure details."""
     from dtsctl.instances import service
 
-    with connected(cx, instance_id=instance_id, action="read the instance") as conn:
+    with cx.connect("read the instance", instance_id=instance_id) as conn:
         rec = service.get(conn, instance_id, payloads=True, enrich=True)
         items = service.history(conn, instance_id) if history else None
     doc: Any = rec.to_dict() if items is None else {"instance": rec.to_dict(), "history": [i.data for i in items]}
@@ -43,7 +42,7 @@ def list_(
     from dtsctl.instances import service
     from dtsctl.times import utcnow
 
-    with connected(cx, action="list instances") as conn:
+    with cx.connect("list instances") as conn:
         if count:
             n = service.count(conn, flt)
             cx.emit({"count": n}, lambda w: w.line(str(n)))
@@ -102,7 +101,7 @@ def history(
     """The instance's event timeline: event id, time, elapsed, type, name, details."""
     from dtsctl.instances import service
 
-    with connected(cx, instance_id=instance_id, action="read the history") as conn:
+    with cx.connect("read the history", instance_id=instance_id) as conn:
         if not follow:
             service.get(conn, instance_id, payloads=False)
             items = service.history(conn, instance_id)
