@@ -165,9 +165,9 @@ def purge_span(conn: scheduler.Connection, span: Span, confirmed: Collection[str
         out.interrupted = True
         _count_after(conn, span, confirmed, out, why="interrupted")
     except Exception as exc:  # noqa: BLE001 - a gRPC failure: the call may have run all the same
-        import grpc
+        from dtsctl.sdk.errors import is_rpc_error
 
-        if not (sent and isinstance(exc, grpc.RpcError)):
+        if not (sent and is_rpc_error(exc)):
             raise
         out.error = scheduler.translate(exc, conn, action="purge instances")
         _count_after(conn, span, confirmed, out, why=out.error.message)

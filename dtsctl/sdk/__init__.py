@@ -1,0 +1,21 @@
+"""dtsctl's one adapter to the durabletask SDK and gRPC.
+
+Everything that reaches past the SDK's documented surface lives in this package, so that an SDK
+upgrade that breaks something breaks it here, and fails the contract test named after it
+(tests/test_sdk_contract.py). The rest of dtsctl calls these functions and gets plain values or
+its own records (dtsctl/instances/records.py, dtsctl/entities.py) and typed errors (dtsctl/errors.py).
+
+Importing any module here is cheap: grpc, protobuf and durabletask are imported inside the functions
+that use them (`dtsctl --version` must not pay for them).
+
+- client.py  the SDK's DurableTaskSchedulerClient/Worker for an address; the interceptor that sets
+             call deadlines and retries read-only calls; the SDK loggers; the client's stub
+- errors.py  grpc.RpcError read (status code names, details) and turned into dtsctl's typed errors
+
+Private or unstable APIs used, each with its contract test:
+
+- `TaskHubGrpcClient._stub` (client.stub): the generated TaskHubSidecarServiceStub
+- `grpc.ClientCallDetails` fields copied by the interceptor, and a unary continuation's outcome
+  having `.exception()` (the UNAVAILABLE retry)
+- grpc's RESOURCE_EXHAUSTED details for a too-large answer: `larger than max (N vs. M)`
+"""
