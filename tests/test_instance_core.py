@@ -19,15 +19,9 @@ from google.protobuf import timestamp_pb2, wrappers_pb2
 from dtsctl.errors import InvalidInput, OperationFailed, Unreachable
 from dtsctl.instances import bulk
 from dtsctl.instances.payload import read_payload
-from dtsctl.instances.records import (
-    STATUSES,
-    FailureInfo,
-    HistoryReader,
-    InstanceRecord,
-    decode_payload,
-    parse_status,
-    parse_statuses,
-)
+from dtsctl.instances.records import STATUSES, decode_payload, parse_status, parse_statuses
+from dtsctl.sdk.history import HistoryReader
+from dtsctl.sdk.protos import failure_info, instance_record
 from dtsctl.instances.timefilter import parse_time
 from dtsctl.times import elapsed, iso, parse_duration, relative
 
@@ -201,7 +195,7 @@ def test_record_from_protobuf_has_exactly_the_documented_fields() -> None:
         tags={"team": "a"}, version=wrappers_pb2.StringValue(value="2"),
         parentInstanceId=wrappers_pb2.StringValue(value="p"),
     )
-    rec = InstanceRecord.from_pb(state)
+    rec = instance_record(state)
     assert rec.to_dict() == {
         "instance_id": "i1", "name": "orders", "runtime_status": "CANCELED",
         "created_at": "2025-03-01T12:00:00.000Z", "last_updated_at": "2025-03-01T12:00:02.000Z",
@@ -211,11 +205,11 @@ def test_record_from_protobuf_has_exactly_the_documented_fields() -> None:
     }
     assert rec.terminal and rec.version == "2" and rec.parent_instance_id == "p"
     assert [f.error_type for f in rec.failure_details.chain()] == ["OuterError", "ValueError"]
-    empty = InstanceRecord.from_pb(pb.OrchestrationState(instanceId="i2", name="n"))
+    empty = instance_record(pb.OrchestrationState(instanceId="i2", name="n"))
     assert empty.runtime_status == "RUNNING" and empty.created_at is None and empty.failure_details is None
     assert empty.to_dict()["tags"] == {} and empty.to_dict()["input"] is None
     assert decode_payload(None) is None and decode_payload("[1]") == [1] and decode_payload("{x") == "{x"
-    assert FailureInfo.from_pb(pb.TaskFailureDetails()) is None
+    assert failure_info(pb.TaskFailureDetails()) is None
 
 
 def test_history_reader_names_completions_after_their_schedule() -> None:

@@ -17,16 +17,11 @@ import pytest
 
 from dtsctl.sdk import client as sdk_client
 from dtsctl.sdk import errors as sdk_errors
+from dtsctl.sdk.protos import services
 from support.net import free_port
 from support.samples import local_server, new_hub
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def services():
-    import durabletask.internal.orchestrator_service_pb2_grpc as stubs
-
-    return stubs
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +152,228 @@ def test_rpc_error_has_code_and_details(engine: Any) -> None:
     status = sdk_errors.rpc_status(info.value)
     assert status == sdk_errors.RpcStatus("NOT_FOUND", "Task hub not found: other")
     assert sdk_errors.rpc_status(ValueError("x")) is None
+
+
+def test_receive_limit_fails_with_larger_than_max_sizes(engine: Any) -> None:
+    from dtsctl.sdk import rpc
+
+    hub = new_hub()
+    client = _client(engine, hub, max_receive_bytes=64 * 1024)
+    try:
+        rpc.start_instance(client, "big", "unregistered", input_json='"' + "x" * 100_000 + '"', version=None,
+                           start_at=None, tags=None)
+        with pytest.raises(grpc.RpcError) as info:
+            rpc.get_instance(client, "big", payloads=True)
+    finally:
+        sdk_client.close(client)
+    assert sdk_errors.too_large(info.value), info.value.details()
+    assert sdk_errors.omitted(info.value).startswith("too large to receive (0.1 MiB with them; dtsctl accepts 0.1 MiB")
+
+
+# ------------------------------------------------------------------------------- dtsctl/sdk/protos.py
+
+# The generated messages dtsctl builds or reads, with the fields it uses ("StringValue"/"Timestamp":
+# a wrapper whose .value / HasField it relies on).
+MESSAGE_FIELDS: dict[str, dict[str, str | None]] = {
+    "GetInstanceRequest": {"instanceId": None, "getInputsAndOutputs": None},
+    "GetInstanceResponse": {"exists": None, "orchestrationState": None},
+    "OrchestrationState": {
+        "instanceId": None, "name": None, "orchestrationStatus": None, "createdTimestamp": "Timestamp",
+        "lastUpdatedTimestamp": "Timestamp", "input": "StringValue", "output": "StringValue",
+        "customStatus": "StringValue", "failureDetails": None, "tags": None, "version": "StringValue",
+        "completedTimestamp": "Timestamp", "scheduledStartTimestamp": "Timestamp",
+        "parentInstanceId": "StringValue", "executionId": "StringValue"},
+    "TaskFailureDetails": {"errorType": None, "errorMessage": None, "stackTrace": "StringValue",
+                           "innerFailure": None, "isNonRetriable": None},
+    "QueryInstancesRequest": {"query": None},
+    "InstanceQuery": {"runtimeStatus": None, "createdTimeFrom": "Timestamp", "createdTimeTo": "Timestamp",
+                      "instanceIdPrefix": "StringValue", "maxInstanceCount": None, "fetchInputsAndOutputs": None,
+                      "continuationToken": "StringValue"},
+    "QueryInstancesResponse": {"orchestrationState": None, "continuationToken": "StringValue"},
+    "StreamInstanceHistoryRequest": {"instanceId": None},
+    "HistoryChunk": {"events": None},
+    "HistoryEvent": {"eventId": None, "timestamp": "Timestamp"},
+    "ExecutionStartedEvent": {"tags": None, "version": "StringValue", "parentInstance": None},
+    "ParentInstanceInfo": {"orchestrationInstance": None},
+    "OrchestrationInstance": {"instanceId": None},
+    "SubOrchestrationInstanceCreatedEvent": {"instanceId": None},
+    "CreateInstanceRequest": {"instanceId": None, "name": None, "input": "StringValue", "version": "StringValue",
+                              "scheduledStartTimestamp": "Timestamp", "tags": None},
+    "CreateInstanceResponse": {"instanceId": None},
+    "RaiseEventRequest": {"instanceId": None, "name": None, "input": "StringValue"},
+    "TerminateRequest": {"instanceId": None, "output": "StringValue", "recursive": None},
+    "PurgeInstancesRequest": {"instanceId": None, "recursive": None, "isOrchestration": None,
+                              "purgeInstanceFilter": None},
+    "PurgeInstanceFilter": {"createdTimeFrom": "Timestamp", "createdTimeTo": "Timestamp", "runtimeStatus": None},
+    "PurgeInstancesResponse": {"deletedInstanceCount": None, "isComplete": "BoolValue"},
+}
+
+
+@pytest.mark.parametrize("message", sorted(MESSAGE_FIELDS))
+def test_protocol_message_has_the_fields_dtsctl_uses(message: str) -> None:
+    from dtsctl.sdk.protos import messages
+
+    descriptor = getattr(messages(), message).DESCRIPTOR
+    for name, wrapper in MESSAGE_FIELDS[message].items():
+        assert name in descriptor.fields_by_name, f"{message}.{name}"
+        if wrapper:
+            assert descriptor.fields_by_name[name].message_type.name == wrapper, f"{message}.{name}"
+
+
+def test_orchestration_status_enum_has_every_status() -> None:
+    from dtsctl.instances.records import STATUSES
+    from dtsctl.sdk.protos import status_name, status_value
+
+    assert [status_name(status_value(s)) for s in STATUSES] == list(STATUSES)
+    assert status_name(999) == "UNKNOWN_999"
+
+
+# ------------------------------------------------------------------------------ dtsctl/sdk/history.py
+
+# What dtsctl's HistoryReader reads from the SDK's event dataclasses, by event type.
+SDK_EVENT_FIELDS = {
+    "executionStarted": {"name", "input", "version", "parent_instance", "tags"},
+    "executionCompleted": {"orchestration_status", "result", "failure_details"},
+    "executionTerminated": {"input"}, "executionSuspended": {"input"}, "executionResumed": {"input"},
+    "taskScheduled": {"name", "input"},
+    "taskCompleted": {"task_scheduled_id", "result"}, "taskFailed": {"task_scheduled_id", "failure_details"},
+    "subOrchestrationInstanceCreated": {"name", "instance_id", "input"},
+    "subOrchestrationInstanceCompleted": {"task_scheduled_id", "result"},
+    "subOrchestrationInstanceFailed": {"task_scheduled_id", "failure_details"},
+    "timerCreated": {"fire_at"}, "timerFired": {"timer_id"},
+    "eventRaised": {"name", "input"}, "eventSent": {"name", "instance_id", "input"},
+    "continueAsNew": {"input"}, "executionRewound": {"reason"},
+    "entityOperationSignaled": {"operation", "input", "target_instance_id"},
+    "entityOperationCalled": {"operation", "input", "target_instance_id"},
+    "entityOperationCompleted": {"output"}, "entityOperationFailed": {"failure_details"},
+}
+
+
+def test_history_from_protobuf_decodes_every_event_type() -> None:
+    from dataclasses import fields, is_dataclass
+
+    from dtsctl.sdk.history import sdk_event_of
+    from dtsctl.sdk.protos import messages
+
+    pb = messages()
+    kinds = [f.name for f in pb.HistoryEvent.DESCRIPTOR.oneofs_by_name["eventType"].fields]
+    assert set(SDK_EVENT_FIELDS) <= set(kinds)
+    for kind in kinds:
+        event = pb.HistoryEvent(eventId=7)
+        getattr(event, kind).SetInParent()
+        decoded = sdk_event_of(event)  # durabletask.history._from_protobuf
+        assert is_dataclass(decoded) and decoded.event_id == 7, kind
+        names = {f.name for f in fields(decoded)}
+        assert SDK_EVENT_FIELDS.get(kind, set()) <= names, (kind, SDK_EVENT_FIELDS[kind] - names)
+
+
+def test_history_from_protobuf_nests_failures_and_parents_as_dtsctl_reads_them() -> None:
+    from google.protobuf import wrappers_pb2
+
+    from dtsctl.sdk.history import sdk_event_of
+    from dtsctl.sdk.protos import messages
+
+    pb = messages()
+    failed = sdk_event_of(pb.HistoryEvent(eventId=1, taskFailed=pb.TaskFailedEvent(
+        taskScheduledId=0, failureDetails=pb.TaskFailureDetails(errorType="E", errorMessage="m"))))
+    assert (failed.failure_details.error_type, failed.failure_details.message) == ("E", "m")
+    started = sdk_event_of(pb.HistoryEvent(eventId=-1, executionStarted=pb.ExecutionStartedEvent(
+        name="n", version=wrappers_pb2.StringValue(value="2"),
+        parentInstance=pb.ParentInstanceInfo(orchestrationInstance=pb.OrchestrationInstance(instanceId="p")))))
+    assert started.version == "2" and started.parent_instance.orchestration_instance.instance_id == "p"
+
+
+# --------------------------------------------------------------------------------- dtsctl/sdk/rpc.py
+
+STUB_METHODS = ["Hello", "GetInstance", "WaitForInstanceStart", "WaitForInstanceCompletion", "QueryInstances",
+                "StreamInstanceHistory", "StartInstance", "RaiseEvent", "TerminateInstance", "PurgeInstances",
+                "ListInstanceIds"]
+
+
+@pytest.mark.parametrize("method", STUB_METHODS)
+def test_sidecar_service_has_the_rpc(method: str) -> None:
+    stubs = services()
+    assert callable(getattr(stubs.TaskHubSidecarServiceServicer, method, None)), method
+    channel = grpc.insecure_channel("127.0.0.1:1")
+    try:
+        assert callable(getattr(stubs.TaskHubSidecarServiceStub(channel), method, None)), method
+    finally:
+        channel.close()
+
+
+def test_query_instances_pages_with_a_continuation_token(engine: Any) -> None:
+    from dtsctl.instances.records import InstanceFilter
+    from dtsctl.sdk import rpc
+
+    client = _client(engine)
+    try:
+        for i in range(3):
+            rpc.start_instance(client, f"q{i}", "unregistered", input_json="[1]", version=None, start_at=None,
+                               tags=None)
+        seen, token, pages = [], None, 0
+        while True:
+            page = rpc.query_instances(client, InstanceFilter(prefix="q"), size=1, payloads=True, token=token)
+            seen += [(r.instance_id, r.input) for r in page.records]  # (the engine's states carry no tags)
+            pages += 1
+            if not page.continuation or page.continuation == token or pages > 5:
+                break
+            token = page.continuation
+    finally:
+        sdk_client.close(client)
+    assert sorted(seen) == [(f"q{i}", [1]) for i in range(3)]
+    assert pages >= 3
+
+
+def test_purge_instances_request_has_purgeInstanceFilter(engine: Any) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from dtsctl.sdk import rpc
+    from support.samples import sample_worker
+
+    hub = new_hub()
+    client = _client(engine, hub)
+    try:
+        before = datetime.now(timezone.utc) - timedelta(seconds=1)
+        with sample_worker(engine, hub):
+            rpc.start_instance(client, "done", "chain", input_json='["a"]', version=None, start_at=None, tags=None)
+            rpc.start_instance(client, "ended", "approval", input_json=None, version=None, start_at=None, tags=None)
+            rpc.wait_for(client, "ended", until="start", timeout=20)
+            rpc.terminate(client, "ended", reason="no", recursive=False)
+            for iid in ("done", "ended"):
+                assert rpc.wait_for(client, iid, until="completion", timeout=20).terminal
+        deleted, complete = rpc.purge_by_filter(client, created_from=before,
+                                                created_to=datetime.now(timezone.utc) + timedelta(seconds=1),
+                                                statuses=["COMPLETED", "TERMINATED"])
+        assert (deleted, complete) == (2, True)
+        assert rpc.get_instance(client, "done", payloads=False) is None
+    finally:
+        sdk_client.close(client)
+
+
+def test_history_stream_and_waits_against_a_real_worker(engine: Any) -> None:
+    from dtsctl.sdk import rpc
+    from dtsctl.sdk.history import HistoryReader, start_info
+    from support.samples import sample_worker
+
+    hub = new_hub()
+
+    def parent(ctx: Any, _: Any):
+        return (yield ctx.call_sub_orchestrator("chain", input=["a"], instance_id="child"))
+
+    client = _client(engine, hub)
+    try:
+        with sample_worker(engine, hub, extra=lambda w: w.add_orchestrator(parent)):
+            rpc.start_instance(client, "top", "parent", input_json=None, version=None, start_at=None,
+                               tags={"t": "1"})
+            assert rpc.wait_for(client, "top", until="start", timeout=20) is not None
+            done = rpc.wait_for(client, "top", until="completion", timeout=20)
+        assert done is not None and done.runtime_status == "COMPLETED" and done.output == ["Hello, a!"]
+        events = rpc.history_events(client, "top")
+        assert start_info(events).tags == {"t": "1"}
+        assert rpc.start_of(client, "top").tags == {"t": "1"}
+        assert rpc.sub_orchestrations(client, "top") == ["child"]
+        reader = HistoryReader()
+        types = [reader.read(e).type for e in rpc.history_events(client, "child")]
+        assert types[0] == "OrchestratorStarted" and {"TaskScheduled", "TaskCompleted", "ExecutionCompleted"} <= set(types)
+    finally:
+        sdk_client.close(client)

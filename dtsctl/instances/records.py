@@ -1,18 +1,18 @@
-"""Plain records of instances and history events, built from the scheduler's protobuf messages.
+"""Plain records of instances and history events, status names, and the instance filter.
 
-Records come from the protobuf rather than the SDK's `OrchestrationState` because the SDK's
-status enum has no CANCELED (parsing such a state raises). `to_dict()` is exactly what `-o json`
-prints; the extra attributes (version, completed_at, parent, inner failures) are for text.
+dtsctl.sdk.protos and dtsctl.sdk.history build these records from the scheduler's protobuf
+messages. `to_dict()` is exactly what `-o json` prints; the extra attributes (version,
+completed_at, parent, inner failures) are for text.
 
-No durabletask or grpc import at module level: the CLI imports this for option parsing.
+No durabletask, grpc or protobuf here: the CLI imports this for option parsing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from dtsctl.errors import InvalidInput
@@ -46,22 +46,6 @@ def parse_statuses(values: Iterable[str] | None) -> tuple[str, ...]:
                 if name not in out:
                     out.append(name)
     return tuple(out)
-
-
-def status_value(name: str) -> int:
-    import durabletask.internal.orchestrator_service_pb2 as pb
-
-    return pb.OrchestrationStatus.Value(_PREFIX + name)
-
-
-def status_name(value: int) -> str:
-    import durabletask.internal.orchestrator_service_pb2 as pb
-
-    try:
-        name = pb.OrchestrationStatus.Name(value)
-    except ValueError:
-        return f"UNKNOWN_{value}"
-    return name[len(_PREFIX):] if name.startswith(_PREFIX) else name
 
 
 @dataclass(frozen=True)
@@ -131,38 +115,6 @@ class FailureInfo:
             f = f.inner
         return out
 
-    @classmethod
-    def from_pb(cls, details: Any) -> FailureInfo | None:
-        if details is None or not (details.errorType or details.errorMessage):
-            return None
-        return cls(
-            error_type=details.errorType,
-            message=details.errorMessage,
-            stack_trace=details.stackTrace.value if details.HasField("stackTrace") else None,
-            inner=cls.from_pb(details.innerFailure) if details.HasField("innerFailure") else None,
-            non_retriable=bool(details.isNonRetriable),
-        )
-
-    @classmethod
-    def from_sdk(cls, details: Any) -> FailureInfo | None:
-        if details is None:
-            return None
-        return cls(error_type=details.error_type, message=details.message, stack_trace=details.stack_trace,
-                   inner=cls.from_sdk(getattr(details, "inner_failure", None)))
-
-
-def _ts(msg: Any, name: str) -> datetime | None:
-    if not msg.HasField(name):
-        return None
-    ts = getattr(msg, name)
-    if ts.seconds == 0 and ts.nanos == 0:
-        return None
-    return ts.ToDatetime(timezone.utc)
-
-
-def _sv(msg: Any, name: str) -> str | None:
-    return getattr(msg, name).value if msg.HasField(name) else None
-
 
 @dataclass
 class InstanceRecord:
@@ -207,48 +159,8 @@ class InstanceRecord:
             doc["payloads_omitted"] = self.payloads_omitted
         return doc
 
-    @classmethod
-    def from_pb(cls, state: Any) -> InstanceRecord:
-        """From a protobuf OrchestrationState."""
-        return cls(
-            instance_id=state.instanceId,
-            name=state.name,
-            runtime_status=status_name(state.orchestrationStatus),
-            created_at=_ts(state, "createdTimestamp"),
-            last_updated_at=_ts(state, "lastUpdatedTimestamp"),
-            input=decode_payload(_sv(state, "input")),
-            output=decode_payload(_sv(state, "output")),
-            custom_status=decode_payload(_sv(state, "customStatus")),
-            failure_details=FailureInfo.from_pb(state.failureDetails) if state.HasField("failureDetails") else None,
-            tags=dict(state.tags),
-            version=_sv(state, "version") or None,
-            completed_at=_ts(state, "completedTimestamp"),
-            scheduled_start_at=_ts(state, "scheduledStartTimestamp"),
-            parent_instance_id=_sv(state, "parentInstanceId") or None,
-            execution_id=_sv(state, "executionId") or None,
-        )
-
 
 # ---------------------------------------------------------------------------------------- history
-
-def _plain(value: Any) -> Any:
-    """SDK event field values as JSON: datetimes ISO with Z, dataclasses as dicts."""
-    if isinstance(value, datetime):
-        return None if value.timestamp() == 0 else iso(value)
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _short(value: Any, width: int = 80) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
 
 @dataclass
 class HistoryItem:
@@ -262,106 +174,3 @@ class HistoryItem:
     details: str | None
     data: dict[str, Any]
     sub_instance_id: str | None = None  # SubOrchestrationInstanceCreated
-
-
-class HistoryReader:
-    """Turns protobuf history events into HistoryItems, remembering what was scheduled so that a
-    TaskCompleted can show its activity's name. Feed it events in order (also across polls)."""
-
-    def __init__(self) -> None:
-        self.scheduled: dict[int, str] = {}
-        self.episode: datetime | None = None
-
-    def read(self, event: Any) -> HistoryItem:
-        kind = event.WhichOneof("eventType") or "unknown"
-        type_name = kind[:1].upper() + kind[1:]
-        timestamp = _ts(event, "timestamp")
-        if kind == "orchestratorStarted" and timestamp is not None:
-            self.episode = timestamp
-        when = timestamp or self.episode
-        try:
-            from durabletask import history
-
-            sdk_event = history._from_protobuf(event)  # the SDK's converter: readable field names
-            body = {f.name: _plain(getattr(sdk_event, f.name)) for f in fields(sdk_event)}
-        except Exception:  # noqa: BLE001 - an event type this SDK does not know yet
-            from google.protobuf import json_format
-
-            sdk_event = None
-            body = {"event_id": event.eventId,
-                    "data": json_format.MessageToDict(getattr(event, kind), preserving_proto_field_name=True)
-                    if kind != "unknown" else None}
-        body.pop("event_id", None)
-        body.pop("timestamp", None)
-        data = {"event_id": event.eventId, "timestamp": iso(timestamp), "type": type_name, **body}
-        name, details, sub = self._describe(kind, event, sdk_event)
-        return HistoryItem(event_id=event.eventId, timestamp=timestamp, when=when, type=type_name, name=name,
-                           details=details, data=data, sub_instance_id=sub)
-
-    def _describe(self, kind: str, event: Any, e: Any) -> tuple[str | None, str | None, str | None]:
-        if e is None:
-            return None, None, None
-        g = lambda attr: getattr(e, attr, None)  # noqa: E731
-        name = g("name")
-        details: list[str] = []
-        sub = None
-
-        def payload(label: str, text: str | None) -> None:
-            if text:
-                details.append(f"{label}={_short(decode_payload(text))}")
-
-        def failure(f: Any) -> None:
-            if f is not None:
-                details.append(f"{f.error_type}: {_short(f.message, 100)}")
-
-        if kind in ("taskScheduled", "subOrchestrationInstanceCreated"):
-            self.scheduled[event.eventId] = name or ""
-        if kind in ("taskCompleted", "taskFailed", "subOrchestrationInstanceCompleted", "subOrchestrationInstanceFailed"):
-            name = self.scheduled.get(e.task_scheduled_id)
-            details.append(f"scheduled as #{e.task_scheduled_id}")
-        if kind == "executionStarted":
-            payload("input", e.input)
-            if e.version:
-                details.append(f"version={e.version}")
-            if e.parent_instance and e.parent_instance.orchestration_instance:
-                details.append(f"parent={e.parent_instance.orchestration_instance.instance_id}")
-            if e.tags:
-                details.append("tags=" + ",".join(f"{k}={v}" for k, v in sorted(e.tags.items())))
-        elif kind == "executionCompleted":
-            name = status_name(e.orchestration_status)
-            payload("output", e.result)
-            failure(e.failure_details)
-        elif kind in ("executionTerminated", "executionSuspended", "executionResumed"):
-            payload("reason", e.input)
-        elif kind in ("taskScheduled",):
-            payload("input", e.input)
-        elif kind == "subOrchestrationInstanceCreated":
-            sub = e.instance_id
-            details.append(f"instance={e.instance_id}")
-            payload("input", e.input)
-        elif kind in ("taskCompleted", "subOrchestrationInstanceCompleted"):
-            payload("result", e.result)
-        elif kind in ("taskFailed", "subOrchestrationInstanceFailed", "entityOperationFailed"):
-            failure(e.failure_details)
-        elif kind == "timerCreated":
-            details.append(f"fires at {iso(e.fire_at)}")
-        elif kind == "timerFired":
-            details.append(f"timer #{e.timer_id}")
-        elif kind == "eventRaised":
-            payload("data", e.input)
-        elif kind == "eventSent":
-            details.append(f"to={e.instance_id}")
-            payload("data", e.input)
-        elif kind == "continueAsNew":
-            payload("input", e.input)
-        elif kind == "executionRewound":
-            if e.reason:
-                details.append(f"reason={_short(e.reason)}")
-        elif kind.startswith("entityOperation"):
-            name = g("operation") or name
-            target = g("target_instance_id")
-            if target:
-                details.append(f"entity={target}")
-            payload("input", g("input"))
-            payload("output", g("output"))
-        return name, ("  ".join(details) or None), sub

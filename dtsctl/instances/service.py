@@ -1,10 +1,10 @@
 """Instance operations over the SDK client of a `scheduler.Connection`.
 
 Every function takes an open `Connection` (from `scheduler.connected`, which sets call deadlines,
-retries read-only calls and translates gRPC failures) and returns records. Requests are built as
-protobuf messages and sent through the SDK client's stub where the SDK's typed helpers would get
-in the way: payloads are sent as the JSON text the user gave (not re-serialised), and states are
-read from the protobuf (the SDK's status enum has no CANCELED).
+retries read-only calls and translates gRPC failures) and returns records. The calls themselves
+are dtsctl.sdk.rpc's (raw requests through the SDK client's stub: payloads as the JSON text the
+user gave, states read from the protobuf) or the SDK client's own (suspend, resume, rewind,
+restart); dtsctl.sdk.errors answers what a gRPC failure means.
 
 Writes are sent once. Single-instance actions read the instance first, so that an unknown id is
 "not found" (some servers accept a terminate or purge of an unknown id silently) and an action
@@ -13,7 +13,6 @@ that cannot apply says why instead of being dropped by the server.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,14 +22,10 @@ from typing import Any
 
 from dtsctl import scheduler
 from dtsctl.errors import OperationFailed, Unreachable
-from dtsctl.instances.records import (
-    TERMINAL,
-    HistoryItem,
-    HistoryReader,
-    InstanceFilter,
-    InstanceRecord,
-    status_value,
-)
+from dtsctl.instances.records import TERMINAL, HistoryItem, InstanceFilter, InstanceRecord
+from dtsctl.sdk import errors as rpc_errors
+from dtsctl.sdk import rpc
+from dtsctl.sdk.history import HistoryReader, fingerprint
 
 PAGE_SIZE = 500  # instances per QueryInstances call when listing many
 MAX_CHILDREN = 1000  # sub-orchestrations walked by --recursive, in all
@@ -68,64 +63,22 @@ class ActionResult:
                 "message": self.message, **self.extra}
 
 
-def _pb():
-    import durabletask.internal.orchestrator_service_pb2 as pb
-
-    return pb
-
-
-def _sv(value: str | None):
-    from google.protobuf import wrappers_pb2
-
-    return wrappers_pb2.StringValue(value=value) if value is not None else None
-
-
-def _timestamp(dt: datetime | None):
-    if dt is None:
-        return None
-    from google.protobuf import timestamp_pb2
-
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(dt)
-    return ts
-
-
-def _stub(conn: scheduler.Connection):
-    # Read each time: the SDK client may swap its channel (and stub) after transport failures.
-    return conn.client._stub
-
-
 # ------------------------------------------------------------------------------------------ read
-
-def _omitted(exc: Any) -> str:
-    import re
-
-    sizes = re.search(r"larger than max \((\d+) vs\. (\d+)\)", exc.details() or "")
-    if not sizes:
-        return "too large to receive"
-    got, limit = (int(n) / (1024 * 1024) for n in sizes.groups())
-    return f"too large to receive ({got:.1f} MiB with them; dtsctl accepts {limit:.1f} MiB at once)"
-
 
 def get_state(conn: scheduler.Connection, instance_id: str, *, payloads: bool = True) -> InstanceRecord | None:
     """The instance, or None. When its payloads make the answer too large to receive, the record
     comes without them and says so (`payloads_omitted`) instead of failing."""
-    pb = _pb()
-    omitted = None
     try:
-        res = _stub(conn).GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=payloads))
+        return rpc.get_instance(conn.client, instance_id, payloads=payloads)
     except Exception as exc:
-        if not (payloads and scheduler.too_large(exc)):
+        if not (payloads and rpc_errors.too_large(exc)):
             raise
-        omitted = _omitted(exc)
-        res = _stub(conn).GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=False))
-    if not res.exists:
-        return None
-    return _record(res.orchestrationState, omitted)
+        omitted = rpc_errors.omitted(exc)
+    record = rpc.get_instance(conn.client, instance_id, payloads=False)
+    return _without_payloads(record, omitted) if record is not None else None
 
 
-def _record(state: Any, omitted: str | None) -> InstanceRecord:
-    record = InstanceRecord.from_pb(state)
+def _without_payloads(record: InstanceRecord, omitted: str | None) -> InstanceRecord:
     if omitted:
         record.input = record.output = record.custom_status = None
         record.payloads_omitted = omitted
@@ -146,38 +99,17 @@ def get(conn: scheduler.Connection, instance_id: str, *, payloads: bool = True, 
 def _enrich(conn: scheduler.Connection, record: InstanceRecord) -> None:
     if record.tags or record.version or record.parent_instance_id or record.runtime_status == "PENDING":
         return
-    import grpc
-
-    pb = _pb()
-    stream = _stub(conn).StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=record.instance_id))
     try:
-        for chunk in stream:
-            for event in chunk.events:
-                if event.WhichOneof("eventType") == "executionStarted":
-                    started = event.executionStarted
-                    record.tags = dict(started.tags)
-                    record.version = started.version.value if started.HasField("version") else None
-                    if started.HasField("parentInstance"):
-                        record.parent_instance_id = started.parentInstance.orchestrationInstance.instanceId or None
-                    return
-            return  # the start event is in the first chunk or nowhere
-    except grpc.RpcError:
-        return  # best effort: the state itself was read
-    finally:
-        stream.cancel()
-
-
-def _query(flt: InstanceFilter, *, size: int, payloads: bool, token: Any):
-    pb = _pb()
-    return pb.QueryInstancesRequest(query=pb.InstanceQuery(
-        runtimeStatus=[status_value(s) for s in flt.statuses],
-        createdTimeFrom=_timestamp(flt.created_after),
-        createdTimeTo=_timestamp(flt.created_before),
-        instanceIdPrefix=_sv(flt.prefix or None),
-        maxInstanceCount=size,
-        fetchInputsAndOutputs=payloads,
-        continuationToken=token,
-    ))
+        started = rpc.start_of(conn.client, record.instance_id)
+    except Exception as exc:
+        if rpc_errors.is_rpc_error(exc):
+            return  # best effort: the state itself was read
+        raise
+    if started is not None:
+        record.tags = started.tags
+        record.version = started.version
+        if started.parent_instance_id:
+            record.parent_instance_id = started.parent_instance_id
 
 
 def _matches(flt: InstanceFilter, record: InstanceRecord) -> bool:
@@ -198,22 +130,22 @@ def _matches(flt: InstanceFilter, record: InstanceRecord) -> bool:
     return True
 
 
-def _page(conn: scheduler.Connection, flt: InstanceFilter, *, size: int, payloads: bool, token: Any):
-    """One QueryInstances page, as (response, page size used, why payloads were left out or None).
+def _page(conn: scheduler.Connection, flt: InstanceFilter, *, size: int, payloads: bool,
+          token: str | None) -> tuple[rpc.Page, int, str | None]:
+    """One QueryInstances page, as (page, page size used, why payloads were left out or None).
     An answer too large to receive is asked again for half as many instances, down to one; one
     instance too large with its payloads comes without them."""
     while True:
         try:
-            return _stub(conn).QueryInstances(_query(flt, size=size, payloads=payloads, token=token)), size, None
+            return rpc.query_instances(conn.client, flt, size=size, payloads=payloads, token=token), size, None
         except Exception as exc:
-            if not scheduler.too_large(exc) or (size == 1 and not payloads):
+            if not rpc_errors.too_large(exc) or (size == 1 and not payloads):
                 raise
             if size > 1:
                 size //= 2
                 continue
-            omitted = _omitted(exc)
-            res = _stub(conn).QueryInstances(_query(flt, size=1, payloads=False, token=token))
-            return res, 1, omitted
+            omitted = rpc_errors.omitted(exc)
+            return rpc.query_instances(conn.client, flt, size=1, payloads=False, token=token), 1, omitted
 
 
 def iter_instances(conn: scheduler.Connection, flt: InstanceFilter, *, limit: int | None = None,
@@ -225,40 +157,32 @@ def iter_instances(conn: scheduler.Connection, flt: InstanceFilter, *, limit: in
         return
     wanted = page_size or (min(limit, PAGE_SIZE) if limit and not flt.name else PAGE_SIZE)
     size = wanted
-    token = None
+    token: str | None = None
     count = 0
     while True:
-        res, used, omitted = _page(conn, flt, size=size, payloads=payloads, token=token)
+        page, used, omitted = _page(conn, flt, size=size, payloads=payloads, token=token)
         size = min(wanted, used * 2) if used < wanted else wanted
-        for state in res.orchestrationState:
-            record = _record(state, omitted)
+        for record in page.records:
+            record = _without_payloads(record, omitted)
             if not _matches(flt, record):
                 continue
             yield record
             count += 1
             if limit is not None and count >= limit:
                 return
-        following = res.continuationToken.value if res.HasField("continuationToken") else ""
-        if not following or following == "0" or (token is not None and following == token.value):
+        following = page.continuation
+        if not following or following == "0" or following == token:
             return
-        token = _sv(following)
+        token = following
 
 
 def count(conn: scheduler.Connection, flt: InstanceFilter) -> int:
     return sum(1 for _ in iter_instances(conn, flt, payloads=False))
 
 
-def _history_events(conn: scheduler.Connection, instance_id: str) -> list[Any]:
-    pb = _pb()
-    events: list[Any] = []
-    for chunk in _stub(conn).StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=instance_id)):
-        events.extend(chunk.events)
-    return events
-
-
 def history(conn: scheduler.Connection, instance_id: str) -> list[HistoryItem]:
     reader = HistoryReader()
-    return [reader.read(event) for event in _history_events(conn, instance_id)]
+    return [reader.read(event) for event in rpc.history_events(conn.client, instance_id)]
 
 
 def follow_history(conn: scheduler.Connection, instance_id: str, *, poll: float = 0.5,
@@ -272,8 +196,8 @@ def follow_history(conn: scheduler.Connection, instance_id: str, *, poll: float 
         state = get_state(conn, instance_id, payloads=False)  # before the history: an end seen here is in it
         if state is None:
             raise scheduler.instance_not_found(instance_id, conn)
-        events = _history_events(conn, instance_id)
-        head = events[0].SerializeToString() if events else None
+        events = rpc.history_events(conn.client, instance_id)
+        head = fingerprint(events[0]) if events else None
         if seen and (len(events) < seen or head != first):
             reader, seen = HistoryReader(), 0
             yield NEW_EXECUTION
@@ -289,9 +213,6 @@ def follow_history(conn: scheduler.Connection, instance_id: str, *, poll: float 
 def wait(conn: scheduler.Connection, instance_id: str, *, until: str = "completion", timeout: float = 60.0) -> InstanceRecord:
     """Block until the instance has started (`until="start"`: no longer PENDING) or ended.
     WaitTimedOut (exit 4) when `timeout` seconds pass first."""
-    import grpc
-
-    pb = _pb()
     done = (lambda r: r.runtime_status != "PENDING") if until == "start" else (lambda r: r.terminal)
     record = get(conn, instance_id, payloads=True)  # not found at once, not after the whole timeout
     started = time.monotonic()
@@ -305,21 +226,19 @@ def wait(conn: scheduler.Connection, instance_id: str, *, until: str = "completi
                 hint=f"Wait longer with --timeout, or look at it: dtsctl instance show {instance_id} --history",
                 record=record,
             )
-        method = _stub(conn).WaitForInstanceStart if until == "start" else _stub(conn).WaitForInstanceCompletion
         try:
-            res = method(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True), timeout=left)
-        except grpc.RpcError as exc:
+            waited = rpc.wait_for(conn.client, instance_id, until=until, timeout=left)
+        except Exception as exc:
             # The wait ran out, or the server dropped it (restarting, shutting down), or its answer
             # was too large: read the instance again (read-only, so retried while the server is
             # unavailable; without payloads when they are too large) and go on.
-            if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE,
-                                  grpc.StatusCode.CANCELLED) and not scheduler.too_large(exc):
+            if not rpc_errors.wait_interrupted(exc):
                 raise
             record = get(conn, instance_id, payloads=True)
             continue
-        if not res.exists:
+        if waited is None:
             raise scheduler.instance_not_found(instance_id, conn)
-        record = InstanceRecord.from_pb(res.orchestrationState)
+        record = waited
     return record
 
 
@@ -329,24 +248,12 @@ def start(conn: scheduler.Connection, name: str, *, input_json: str | None = Non
           version: str | None = None, start_at: datetime | None = None,
           tags: dict[str, str] | None = None) -> InstanceRecord:
     """Schedule a new orchestration; the record as the scheduler shows it right after."""
-    import grpc
-
-    pb = _pb()
     new_id = instance_id or uuid.uuid4().hex
-    req = pb.CreateInstanceRequest(
-        instanceId=new_id,
-        name=name,
-        input=_sv(input_json),
-        version=_sv(version),
-        scheduledStartTimestamp=_timestamp(start_at),
-        tags=tags or {},
-    )
     try:
-        res = _stub(conn).StartInstance(req)
-    except grpc.RpcError as exc:
-        details = (exc.details() or "").lower()
-        if exc.code() == grpc.StatusCode.ALREADY_EXISTS or (
-                exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "exist" in details):
+        started_id = rpc.start_instance(conn.client, new_id, name, input_json=input_json, version=version,
+                                        start_at=start_at, tags=tags)
+    except Exception as exc:
+        if rpc_errors.already_exists(exc):
             existing = get_state(conn, new_id, payloads=False)
             what = f" ({existing.name}, {existing.runtime_status})" if existing else ""
             raise InstanceExists(
@@ -354,7 +261,6 @@ def start(conn: scheduler.Connection, name: str, *, input_json: str | None = Non
                 hint=f"Choose another --id, or leave --id out for a generated one. "
                      f"'dtsctl instance show {new_id}' shows the existing one.") from None
         raise
-    started_id = res.instanceId or new_id
     record = get_state(conn, started_id, payloads=True)
     if record is None:  # a scheduler that creates instances asynchronously
         from dtsctl.instances.records import decode_payload
@@ -375,28 +281,17 @@ def raise_event(conn: scheduler.Connection, instance_id: str, event: str, data_j
     if status in TERMINAL:
         raise NotApplicable(f"Instance '{instance_id}' has ended ({status}); the event '{event}' was not sent "
                             "(an ended orchestration drops events).")
-    pb = _pb()
-    _stub(conn).RaiseEvent(pb.RaiseEventRequest(instanceId=instance_id, name=event, input=_sv(data_json)))
+    rpc.raise_event(conn.client, instance_id, event, data_json)
     return ActionResult("raise-event", instance_id, "done", f"Raised '{event}' on {instance_id}.", {"event": event})
 
 
 def _sub_orchestrations(conn: scheduler.Connection, instance_id: str) -> list[str]:
-    import grpc
-
-    pb = _pb()
-    ids: list[str] = []
     try:
-        for chunk in _stub(conn).StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=instance_id)):
-            for event in chunk.events:
-                if event.WhichOneof("eventType") == "subOrchestrationInstanceCreated":
-                    child = event.subOrchestrationInstanceCreated.instanceId
-                    if child and child not in ids:
-                        ids.append(child)
-    except grpc.RpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND and "task hub" not in (exc.details() or "").lower():
+        return rpc.sub_orchestrations(conn.client, instance_id)
+    except Exception as exc:
+        if rpc_errors.instance_gone(exc):
             return []
         raise
-    return ids
 
 
 def _descendants(conn: scheduler.Connection, instance_id: str) -> list[str]:
@@ -418,9 +313,7 @@ def terminate(conn: scheduler.Connection, instance_id: str, *, reason: str | Non
     status = status or get(conn, instance_id, payloads=False).runtime_status
     if status in TERMINAL:
         return ActionResult("terminate", instance_id, "skipped", f"Instance '{instance_id}' has already ended ({status}).")
-    pb = _pb()
-    output = _sv(json.dumps(reason)) if reason is not None else None
-    _stub(conn).TerminateInstance(pb.TerminateRequest(instanceId=instance_id, output=output, recursive=recursive))
+    rpc.terminate(conn.client, instance_id, reason=reason, recursive=recursive)
     extra: dict[str, Any] = {}
     message = f"Termination of {instance_id} requested (it was {status})."
     if recursive:
@@ -430,7 +323,7 @@ def terminate(conn: scheduler.Connection, instance_id: str, *, reason: str | Non
         for child in _descendants(conn, instance_id):
             state = get_state(conn, child, payloads=False)
             if state is not None and not state.terminal:
-                _stub(conn).TerminateInstance(pb.TerminateRequest(instanceId=child, output=output, recursive=True))
+                rpc.terminate(conn.client, child, reason=reason, recursive=True)
                 done.append(child)
         extra["sub_orchestrations"] = done
         if done:
@@ -488,22 +381,19 @@ def purge(conn: scheduler.Connection, instance_id: str, *, recursive: bool = Fal
     if status not in TERMINAL:
         raise NotApplicable(f"Instance '{instance_id}' is {status}; only an ended instance can be purged.",
                             hint=f"Terminate it first: dtsctl instance terminate {instance_id}")
-    pb = _pb()
     children = _descendants(conn, instance_id) if recursive else []  # read before the history is gone
-    res = _stub(conn).PurgeInstances(pb.PurgeInstancesRequest(instanceId=instance_id, recursive=recursive,
-                                                              isOrchestration=True))
-    deleted = res.deletedInstanceCount
+    deleted = own = rpc.purge_instance(conn.client, instance_id, recursive=recursive)
     purged_children = []
     for child in children:
         # The scheduler may have purged them with the parent; the rest (ended ones) go here.
         state = get_state(conn, child, payloads=False)
         if state is not None and state.terminal:
-            deleted += _stub(conn).PurgeInstances(pb.PurgeInstancesRequest(instanceId=child, isOrchestration=True)).deletedInstanceCount
+            deleted += rpc.purge_instance(conn.client, child)
             purged_children.append(child)
     extra: dict[str, Any] = {"deleted_instance_count": deleted}
     if recursive:
         extra["sub_orchestrations"] = children
-    if res.deletedInstanceCount == 0:
+    if own == 0:
         return ActionResult("purge", instance_id, "skipped", f"Nothing was purged: instance '{instance_id}' is gone already.", extra)
     more = f" and {deleted - 1} sub-orchestration{'s' if deleted != 2 else ''}" if deleted > 1 else ""
     return ActionResult("purge", instance_id, "done", f"Purged {instance_id}{more}.", extra)
@@ -514,11 +404,7 @@ def purge_matching(conn: scheduler.Connection, *, created_from: datetime, create
     """One PurgeInstances call with the scheduler's own filter: it deletes what matches when it runs
     (see dtsctl.instances.filter_purge for when that is only what was confirmed). Returns (how
     many it deleted, whether it says it is complete)."""
-    pb = _pb()
-    res = _stub(conn).PurgeInstances(pb.PurgeInstancesRequest(purgeInstanceFilter=pb.PurgeInstanceFilter(
-        createdTimeFrom=_timestamp(created_from), createdTimeTo=_timestamp(created_to),
-        runtimeStatus=[status_value(s) for s in statuses])))
-    return res.deletedInstanceCount, (res.isComplete.value if res.HasField("isComplete") else True)
+    return rpc.purge_by_filter(conn.client, created_from=created_from, created_to=created_to, statuses=statuses)
 
 
 # What a bulk action does with an instance in a given state: None = act, else why it is skipped.

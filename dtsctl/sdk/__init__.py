@@ -11,6 +11,16 @@ that use them (`dtsctl --version` must not pay for them).
 - client.py  the SDK's DurableTaskSchedulerClient/Worker for an address; the interceptor that sets
              call deadlines and retries read-only calls; the SDK loggers; the client's stub
 - errors.py  grpc.RpcError read (status code names, details) and turned into dtsctl's typed errors
+- protos.py  the generated protocol modules, named once; protobuf messages -> plain values and
+             InstanceRecord/FailureInfo; status names <-> enum numbers
+- history.py protobuf history events -> HistoryItems; the start event, sub-orchestration ids
+- rpc.py     raw calls through the client's stub: GetInstance, the waits, QueryInstances pages,
+             StreamInstanceHistory, StartInstance, RaiseEvent, TerminateInstance, PurgeInstances
+             (by id and by the scheduler's own filter)
+
+Public SDK API is used where it is enough: the client's suspend/resume/rewind/restart and
+schedule/get/wait/raise methods (dtsctl.instances.service, dtsctl.samples.demo), and the
+samples, which are orchestrations written with `durabletask.task` as any app writes them.
 
 Private or unstable APIs used, each with its contract test:
 
@@ -18,4 +28,8 @@ Private or unstable APIs used, each with its contract test:
 - `grpc.ClientCallDetails` fields copied by the interceptor, and a unary continuation's outcome
   having `.exception()` (the UNAVAILABLE retry)
 - grpc's RESOURCE_EXHAUSTED details for a too-large answer: `larger than max (N vs. M)`
+- `durabletask.internal.orchestrator_service_pb2` (protos.messages) and `..._pb2_grpc`
+  (protos.services): the messages and fields dtsctl builds and reads, the status enum, the rpcs
+- `durabletask.history._from_protobuf` (history.sdk_event_of): every event type, and the dataclass
+  fields the history reader shows
 """
