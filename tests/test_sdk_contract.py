@@ -377,3 +377,57 @@ def test_history_stream_and_waits_against_a_real_worker(engine: Any) -> None:
         assert types[0] == "OrchestratorStarted" and {"TaskScheduled", "TaskCompleted", "ExecutionCompleted"} <= set(types)
     finally:
         sdk_client.close(client)
+
+
+# ---------------------------------------------------------------------------- dtsctl/sdk/entities.py
+
+def hold_lock(ctx: Any, key: str):
+    from durabletask.entities import EntityInstanceId
+
+    with (yield ctx.lock_entities([EntityInstanceId("counter", key)])):
+        yield ctx.wait_for_external_event("release")
+
+
+def test_entity_metadata_locked_by_is_the_raw_holder(engine: Any) -> None:
+    from durabletask.entities import EntityInstanceId
+
+    from dtsctl.sdk import entities as sdk_entities
+    from support.samples import sample_worker
+    from support.wait import wait_until
+
+    hub = new_hub()
+    client = _client(engine, hub)
+    try:
+        with sample_worker(engine, hub, extra=lambda w: w.add_orchestrator(hold_lock)):
+            client.schedule_new_orchestration("hold_lock", input="k", instance_id="holder")
+            meta = wait_until(lambda: (m := client.get_entity(EntityInstanceId("counter", "k"))) and m._locked_by and m,
+                              timeout=20, desc="the lock held")
+            assert isinstance(meta._locked_by, str)
+            with pytest.raises(ValueError):  # when this passes, dtsctl can use the public method again
+                meta.get_locked_by()  # it parses the holder as an entity id ('@name@key'); it is not one
+            assert sdk_entities.get_entity(client, "counter", "k").locked_by == meta._locked_by
+            client.raise_orchestration_event("holder", "release")
+            client.wait_for_orchestration_completion("holder", timeout=20)
+    finally:
+        sdk_client.close(client)
+
+
+def test_entity_query_signal_and_clean_result_fields(engine: Any) -> None:
+    from dtsctl.sdk import entities as sdk_entities
+    from support.samples import sample_worker
+    from support.wait import wait_until
+
+    hub = new_hub()
+    client = _client(engine, hub)
+    try:
+        with sample_worker(engine, hub):
+            sdk_entities.signal_entity(client, "counter", "a", "add", 5)
+            found = wait_until(lambda: list(sdk_entities.query_entities(
+                client, id_prefix="@counter@", include_state=True, include_transient=False)), timeout=20)
+        assert [(r.entity_id, r.name, r.key, r.state, r.backlog_queue_size) for r in found] == [
+            ("@counter@a", "counter", "a", 5, 0)]
+        assert found[0].last_modified_at is not None
+        removed, released = sdk_entities.clean_entity_storage(client, remove_empty=True, release_orphaned_locks=True)
+        assert isinstance(removed, int) and isinstance(released, int)
+    finally:
+        sdk_client.close(client)

@@ -17,6 +17,7 @@ that use them (`dtsctl --version` must not pay for them).
 - rpc.py     raw calls through the client's stub: GetInstance, the waits, QueryInstances pages,
              StreamInstanceHistory, StartInstance, RaiseEvent, TerminateInstance, PurgeInstances
              (by id and by the scheduler's own filter)
+- entities.py entity queries, reads, signals and clean-up through the client -> EntityRecords
 
 Public SDK API is used where it is enough: the client's suspend/resume/rewind/restart and
 schedule/get/wait/raise methods (dtsctl.instances.service, dtsctl.samples.demo), and the
@@ -32,4 +33,6 @@ Private or unstable APIs used, each with its contract test:
   (protos.services): the messages and fields dtsctl builds and reads, the status enum, the rpcs
 - `durabletask.history._from_protobuf` (history.sdk_event_of): every event type, and the dataclass
   fields the history reader shows
+- `EntityMetadata._locked_by` (entities.entity_record): the raw lock holder, which the public
+  `get_locked_by()` cannot parse
 """
