@@ -431,3 +431,42 @@ def test_entity_query_signal_and_clean_result_fields(engine: Any) -> None:
         assert isinstance(removed, int) and isinstance(released, int)
     finally:
         sdk_client.close(client)
+
+
+# ----------------------------------------------------------------------------- dtsctl/sdk/channel.py
+
+def test_list_instance_ids_request_page_size_is_field_4() -> None:
+    from dtsctl.sdk.channel import LIST_ONE_INSTANCE_ID
+    from dtsctl.sdk.protos import messages
+
+    assert messages().ListInstanceIdsRequest(pageSize=1).SerializeToString() == LIST_ONE_INSTANCE_ID
+
+
+def test_raw_hello_and_list_instance_ids_answer_as_bytes() -> None:
+    from dtsctl.sdk import channel
+
+    with local_server(task_hubs=["only"], dynamic_task_hubs=False) as server:
+        chan = channel.open_channel(server.address, proxy=False, quick_reconnect=True)
+        try:
+            for method, request in ((channel.HELLO, b""), (channel.LIST_INSTANCE_IDS, channel.LIST_ONE_INSTANCE_ID)):
+                assert channel.call(chan, method, request, metadata=[("taskhub", "only")], timeout=5) is None, method
+            missing = channel.call(chan, channel.LIST_INSTANCE_IDS, channel.LIST_ONE_INSTANCE_ID,
+                                   metadata=[("taskhub", "other")], timeout=5)
+        finally:
+            chan.close()
+    assert missing == sdk_errors.RpcStatus("NOT_FOUND", "Task hub not found: other")
+
+
+def test_enable_http_proxy_option_bypasses_the_proxy_variables(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dtsctl.sdk import channel
+
+    for name in ("no_proxy", "NO_PROXY", "grpc_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")  # nobody listens there
+    for proxy, works in ((True, False), (False, True)):
+        chan = channel.open_channel(engine.address, proxy=proxy)
+        try:
+            failure = channel.call(chan, channel.HELLO, b"", metadata=[], timeout=2)
+        finally:
+            chan.close()
+        assert (failure is None) == works, (proxy, failure)

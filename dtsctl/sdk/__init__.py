@@ -17,6 +17,8 @@ that use them (`dtsctl --version` must not pay for them).
 - rpc.py     raw calls through the client's stub: GetInstance, the waits, QueryInstances pages,
              StreamInstanceHistory, StartInstance, RaiseEvent, TerminateInstance, PurgeInstances
              (by id and by the scheduler's own filter)
+- channel.py raw channels and byte-level unary calls (Hello, ListInstanceIds) for doctor and the
+             emulator's readiness probe, which must not import protobuf or the SDK
 - entities.py entity queries, reads, signals and clean-up through the client -> EntityRecords
 
 Public SDK API is used where it is enough: the client's suspend/resume/rewind/restart and
@@ -33,6 +35,8 @@ Private or unstable APIs used, each with its contract test:
   (protos.services): the messages and fields dtsctl builds and reads, the status enum, the rpcs
 - `durabletask.history._from_protobuf` (history.sdk_event_of): every event type, and the dataclass
   fields the history reader shows
+- the wire bytes of ListInstanceIdsRequest{pageSize: 1} (channel.LIST_ONE_INSTANCE_ID), and grpc's
+  `grpc.enable_http_proxy` channel option
 - `EntityMetadata._locked_by` (entities.entity_record): the raw lock holder, which the public
   `get_locked_by()` cannot parse
 """
