@@ -170,6 +170,22 @@ def test_receive_limit_fails_with_larger_than_max_sizes(engine: Any) -> None:
     assert sdk_errors.omitted(info.value).startswith("too large to receive (0.1 MiB with them; dtsctl accepts 0.1 MiB")
 
 
+@pytest.mark.parametrize("kind", ["unary", "stream"])
+def test_rpc_error_repr_has_status_and_details_lines(kind: str) -> None:
+    channel = grpc.insecure_channel(f"127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            if kind == "unary":
+                channel.unary_unary("/TaskHubSidecarService/Hello")(b"", timeout=2)
+            else:
+                list(channel.unary_stream("/TaskHubSidecarService/GetWorkItems")(b"", timeout=2))
+    finally:
+        channel.close()
+    # The SDK worker logs the error object itself; `samples worker` shows one line of it.
+    message = f"The work item stream failed: {info.value}, will retry"
+    assert sdk_errors.one_line(message) == f"The work item stream failed (UNAVAILABLE: {info.value.details()}) , will retry"
+
+
 # ------------------------------------------------------------------------------- dtsctl/sdk/protos.py
 
 # The generated messages dtsctl builds or reads, with the fields it uses ("StringValue"/"Timestamp":

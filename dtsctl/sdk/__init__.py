@@ -10,7 +10,8 @@ that use them (`dtsctl --version` must not pay for them).
 
 - client.py  the SDK's DurableTaskSchedulerClient/Worker for an address; the interceptor that sets
              call deadlines and retries read-only calls; the SDK loggers; the client's stub
-- errors.py  grpc.RpcError read (status code names, details) and turned into dtsctl's typed errors
+- errors.py  grpc.RpcError read (status code names, details) and turned into dtsctl's typed errors;
+             a logged grpc error object as one line
 - protos.py  the generated protocol modules, named once; protobuf messages -> plain values and
              InstanceRecord/FailureInfo; status names <-> enum numbers
 - history.py protobuf history events -> HistoryItems; the start event, sub-orchestration ids
@@ -30,6 +31,8 @@ Private or unstable APIs used, each with its contract test:
 - `TaskHubGrpcClient._stub` (client.stub): the generated TaskHubSidecarServiceStub
 - `grpc.ClientCallDetails` fields copied by the interceptor, and a unary continuation's outcome
   having `.exception()` (the UNAVAILABLE retry)
+- the text of a grpc error object (`<_InactiveRpcError ... status = StatusCode.X ... details = "..."
+  ...>`), which the SDK worker logs and `samples worker` shortens to one line (errors.one_line)
 - grpc's RESOURCE_EXHAUSTED details for a too-large answer: `larger than max (N vs. M)`
 - `durabletask.internal.orchestrator_service_pb2` (protos.messages) and `..._pb2_grpc`
   (protos.services): the messages and fields dtsctl builds and reads, the status enum, the rpcs
