@@ -138,7 +138,7 @@ def test_scheduler_worker_takes_concurrency_options_and_logs_through_our_logger(
 
 # ------------------------------------------------------------------------------- dtsctl/sdk/errors.py
 
-def test_rpc_error_has_code_and_details(engine: Any) -> None:
+def test_rpc_error_has_code_and_details() -> None:
     from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 
     with local_server(dynamic_task_hubs=False, task_hubs=["only"]) as server:
