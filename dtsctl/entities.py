@@ -1,8 +1,8 @@
 """Durable entities: parse `@name@key` ids, list, show, signal and clean, as plain records.
 
 A core module: it returns records or raises dtsctl's typed errors, and never prints. Calls go through
-a `dtsctl.scheduler.Connection` (the SDK client); the caller wraps them in `scheduler.connected`,
-which turns gRPC failures into errors.
+a `dtsctl.scheduler.Connection`'s SDK client by way of dtsctl.sdk.entities; the caller wraps them in
+`scheduler.connected`, which turns gRPC failures into errors.
 """
 
 from __future__ import annotations
@@ -27,11 +27,6 @@ class EntityId:
 
     def __str__(self) -> str:
         return f"@{self.name}@{self.key}"
-
-    def sdk(self) -> Any:
-        from durabletask.entities import EntityInstanceId
-
-        return EntityInstanceId(self.name, self.key)
 
 
 def parse_entity_id(text: str) -> EntityId:
@@ -94,22 +89,6 @@ class EntityRecord:
     locked_by: str | None  # the orchestration instance holding its lock
     backlog_queue_size: int
 
-    @classmethod
-    def from_sdk(cls, meta: Any) -> EntityRecord:
-        # EntityMetadata.get_locked_by() parses the lock holder as an entity id, but the holder is an
-        # orchestration instance id: read the raw value instead.
-        locked_by = getattr(meta, "_locked_by", None) or None
-        state = decode_state(meta.get_state()) if meta.includes_state else None
-        return cls(
-            entity_id=str(meta.id),
-            name=meta.id.entity,
-            key=meta.id.key,
-            state=state,
-            last_modified_at=meta.last_modified,
-            locked_by=locked_by,
-            backlog_queue_size=int(meta.backlog_queue_size or 0),
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "entity_id": self.entity_id,
@@ -153,30 +132,33 @@ def not_found(entity_id: EntityId, conn: Any) -> NotFound:
 def list_entities(conn: Any, *, prefix: str | None = None, include_state: bool = True,
                   include_transient: bool = False) -> Iterator[EntityRecord]:
     """Every entity whose id starts with `prefix` (see `normalize_prefix`), sorted by id."""
-    from durabletask.client import EntityQuery
+    from dtsctl.sdk import entities as sdk_entities
 
-    query = EntityQuery(instance_id_starts_with=normalize_prefix(prefix), include_state=include_state,
-                        include_transient=include_transient)
-    for meta in conn.client.get_all_entities(query):
-        yield EntityRecord.from_sdk(meta)
+    yield from sdk_entities.query_entities(conn.client, id_prefix=normalize_prefix(prefix),
+                                           include_state=include_state, include_transient=include_transient)
 
 
 def get_entity(conn: Any, entity_id: EntityId) -> EntityRecord:
-    meta = conn.client.get_entity(entity_id.sdk(), include_state=True)
-    if meta is None:
+    from dtsctl.sdk import entities as sdk_entities
+
+    record = sdk_entities.get_entity(conn.client, entity_id.name, entity_id.key)
+    if record is None:
         raise not_found(entity_id, conn)
-    return EntityRecord.from_sdk(meta)
+    return record
 
 
 def signal(conn: Any, entity_id: EntityId, operation: str, value: Any = None) -> SignalResult:
     """Queue one operation for the entity (it runs when a worker hosting the entity picks it up)."""
     if not operation.strip():
         raise InvalidInput("The operation name is empty.", hint="For the sample counter: add, reset, get, delete.")
-    conn.client.signal_entity(entity_id.sdk(), operation, input=value)
+    from dtsctl.sdk import entities as sdk_entities
+
+    sdk_entities.signal_entity(conn.client, entity_id.name, entity_id.key, operation, value)
     return SignalResult(str(entity_id), operation, value)
 
 
 def clean(conn: Any, *, remove_empty: bool = True, release_orphaned_locks: bool = True) -> CleanResult:
-    result = conn.client.clean_entity_storage(remove_empty_entities=remove_empty,
-                                              release_orphaned_locks=release_orphaned_locks)
-    return CleanResult(result.empty_entities_removed, result.orphaned_locks_released)
+    from dtsctl.sdk import entities as sdk_entities
+
+    return CleanResult(*sdk_entities.clean_entity_storage(conn.client, remove_empty=remove_empty,
+                                                          release_orphaned_locks=release_orphaned_locks))

@@ -138,7 +138,7 @@ def test_scheduler_worker_takes_concurrency_options_and_logs_through_our_logger(
 
 # ------------------------------------------------------------------------------- dtsctl/sdk/errors.py
 
-def test_rpc_error_has_code_and_details(engine: Any) -> None:
+def test_rpc_error_has_code_and_details() -> None:
     from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 
     with local_server(dynamic_task_hubs=False, task_hubs=["only"]) as server:
@@ -168,6 +168,22 @@ def test_receive_limit_fails_with_larger_than_max_sizes(engine: Any) -> None:
         sdk_client.close(client)
     assert sdk_errors.too_large(info.value), info.value.details()
     assert sdk_errors.omitted(info.value).startswith("too large to receive (0.1 MiB with them; dtsctl accepts 0.1 MiB")
+
+
+@pytest.mark.parametrize("kind", ["unary", "stream"])
+def test_rpc_error_repr_has_status_and_details_lines(kind: str) -> None:
+    channel = grpc.insecure_channel(f"127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            if kind == "unary":
+                channel.unary_unary("/TaskHubSidecarService/Hello")(b"", timeout=2)
+            else:
+                list(channel.unary_stream("/TaskHubSidecarService/GetWorkItems")(b"", timeout=2))
+    finally:
+        channel.close()
+    # The SDK worker logs the error object itself; `samples worker` shows one line of it.
+    message = f"The work item stream failed: {info.value}, will retry"
+    assert sdk_errors.one_line(message) == f"The work item stream failed (UNAVAILABLE: {info.value.details()}) , will retry"
 
 
 # ------------------------------------------------------------------------------- dtsctl/sdk/protos.py
@@ -206,6 +222,12 @@ MESSAGE_FIELDS: dict[str, dict[str, str | None]] = {
                               "purgeInstanceFilter": None},
     "PurgeInstanceFilter": {"createdTimeFrom": "Timestamp", "createdTimeTo": "Timestamp", "runtimeStatus": None},
     "PurgeInstancesResponse": {"deletedInstanceCount": None, "isComplete": "BoolValue"},
+    "ListInstanceIdsRequest": {"pageSize": None},
+    # the local engine's own rpcs and the idle workers' ping (dtsctl/emulator/local/hubs.py)
+    "CreateTaskHubRequest": {"recreateIfExists": None},
+    "CreateTaskHubResponse": {}, "DeleteTaskHubRequest": {}, "DeleteTaskHubResponse": {}, "GetWorkItemsRequest": {},
+    "WorkItem": {"healthPing": None},
+    "HealthPing": {},
 }
 
 
@@ -377,3 +399,242 @@ def test_history_stream_and_waits_against_a_real_worker(engine: Any) -> None:
         assert types[0] == "OrchestratorStarted" and {"TaskScheduled", "TaskCompleted", "ExecutionCompleted"} <= set(types)
     finally:
         sdk_client.close(client)
+
+
+# ---------------------------------------------------------------------------- dtsctl/sdk/entities.py
+
+def hold_lock(ctx: Any, key: str):
+    from durabletask.entities import EntityInstanceId
+
+    with (yield ctx.lock_entities([EntityInstanceId("counter", key)])):
+        yield ctx.wait_for_external_event("release")
+
+
+def test_entity_metadata_locked_by_is_the_raw_holder(engine: Any) -> None:
+    from durabletask.entities import EntityInstanceId
+
+    from dtsctl.sdk import entities as sdk_entities
+    from support.samples import sample_worker
+    from support.wait import wait_until
+
+    hub = new_hub()
+    client = _client(engine, hub)
+    try:
+        with sample_worker(engine, hub, extra=lambda w: w.add_orchestrator(hold_lock)):
+            client.schedule_new_orchestration("hold_lock", input="k", instance_id="holder")
+            meta = wait_until(lambda: (m := client.get_entity(EntityInstanceId("counter", "k"))) and m._locked_by and m,
+                              timeout=20, desc="the lock held")
+            assert isinstance(meta._locked_by, str)
+            with pytest.raises(ValueError):  # when this passes, dtsctl can use the public method again
+                meta.get_locked_by()  # it parses the holder as an entity id ('@name@key'); it is not one
+            assert sdk_entities.get_entity(client, "counter", "k").locked_by == meta._locked_by
+            client.raise_orchestration_event("holder", "release")
+            client.wait_for_orchestration_completion("holder", timeout=20)
+    finally:
+        sdk_client.close(client)
+
+
+def test_entity_query_signal_and_clean_result_fields(engine: Any) -> None:
+    from dtsctl.sdk import entities as sdk_entities
+    from support.samples import sample_worker
+    from support.wait import wait_until
+
+    hub = new_hub()
+    client = _client(engine, hub)
+    try:
+        with sample_worker(engine, hub):
+            sdk_entities.signal_entity(client, "counter", "a", "add", 5)
+            found = wait_until(lambda: list(sdk_entities.query_entities(
+                client, id_prefix="@counter@", include_state=True, include_transient=False)), timeout=20)
+        assert [(r.entity_id, r.name, r.key, r.state, r.backlog_queue_size) for r in found] == [
+            ("@counter@a", "counter", "a", 5, 0)]
+        assert found[0].last_modified_at is not None
+        removed, released = sdk_entities.clean_entity_storage(client, remove_empty=True, release_orphaned_locks=True)
+        assert isinstance(removed, int) and isinstance(released, int)
+    finally:
+        sdk_client.close(client)
+
+
+# ----------------------------------------------------------------------------- dtsctl/sdk/channel.py
+
+def test_list_instance_ids_request_page_size_is_field_4() -> None:
+    from dtsctl.sdk.channel import LIST_ONE_INSTANCE_ID
+    from dtsctl.sdk.protos import messages
+
+    assert messages().ListInstanceIdsRequest(pageSize=1).SerializeToString() == LIST_ONE_INSTANCE_ID
+
+
+def test_raw_hello_and_list_instance_ids_answer_as_bytes() -> None:
+    from dtsctl.sdk import channel
+
+    with local_server(task_hubs=["only"], dynamic_task_hubs=False) as server:
+        chan = channel.open_channel(server.address, proxy=False, quick_reconnect=True)
+        try:
+            for method, request in ((channel.HELLO, b""), (channel.LIST_INSTANCE_IDS, channel.LIST_ONE_INSTANCE_ID)):
+                assert channel.call(chan, method, request, metadata=[("taskhub", "only")], timeout=5) is None, method
+            missing = channel.call(chan, channel.LIST_INSTANCE_IDS, channel.LIST_ONE_INSTANCE_ID,
+                                   metadata=[("taskhub", "other")], timeout=5)
+        finally:
+            chan.close()
+    assert missing == sdk_errors.RpcStatus("NOT_FOUND", "Task hub not found: other")
+
+
+def test_enable_http_proxy_option_bypasses_the_proxy_variables(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dtsctl.sdk import channel
+
+    for name in ("no_proxy", "NO_PROXY", "grpc_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")  # nobody listens there
+    for proxy, works in ((True, False), (False, True)):
+        chan = channel.open_channel(engine.address, proxy=proxy)
+        try:
+            failure = channel.call(chan, channel.HELLO, b"", metadata=[], timeout=2)
+        finally:
+            chan.close()
+        assert (failure is None) == works, (proxy, failure)
+
+
+# ----------------------------------------------------------------------------- dtsctl/sdk/backend.py
+
+class _Hosted:
+    """One in-memory backend (made as the local engine makes them) served by a real grpc server."""
+
+    def __init__(self, logger: Any = None) -> None:
+        import logging
+
+        from dtsctl.sdk import backend as sdk_backend
+
+        self.backend = sdk_backend.new_backend(max_history_size=100,
+                                               logger=logger or logging.getLogger("test.backend"))
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        sdk_backend.add_servicer(self.backend, self.server)  # the backend is a servicer itself
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = services().TaskHubSidecarServiceStub(self.channel)
+
+    def start(self, instance_id: str) -> None:
+        from dtsctl.sdk.protos import messages
+
+        self.stub.StartInstance(messages().CreateInstanceRequest(instanceId=instance_id, name="n"), timeout=5)
+
+    def close(self) -> None:
+        self.channel.close()
+        self.server.stop(0)
+
+
+@pytest.fixture
+def hosted() -> Iterator[_Hosted]:
+    h = _Hosted()
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def test_backend_has_a_method_for_every_rpc() -> None:
+    from dtsctl.sdk import backend as sdk_backend
+
+    names = sdk_backend.rpc_method_names()
+    assert {"Hello", "StartInstance", "GetWorkItems", "WaitForInstanceCompletion"} <= set(names)
+    backend = sdk_backend.new_backend(max_history_size=10, logger=__import__("logging").getLogger("t"))
+    # The engine's router calls the backend's method of the rpc's name with the same request and context.
+    assert [n for n in names if not callable(getattr(backend, n, None))] == []
+
+
+def test_backend_instances_and_entities_under_its_lock(hosted: _Hosted) -> None:
+    from dtsctl.sdk import backend as sdk_backend
+    from dtsctl.sdk.protos import status_name
+
+    assert sdk_backend.counts(hosted.backend) == sdk_backend.Counts(statuses=[], entities=0)
+    hosted.start("a")
+    held = sdk_backend.counts(hosted.backend)  # backend._lock, ._instances[...].status, ._entities
+    assert held is not None and [status_name(s) for s in held.statuses] == ["PENDING"] and held.entities == 0
+    hosted.backend.reset()  # CreateTaskHub(recreateIfExists) and DeleteTaskHub
+    assert sdk_backend.counts(hosted.backend).statuses == []
+
+
+def test_backend_logger_is_replaced(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    h = _Hosted(logger=logging.LoggerAdapter(logging.getLogger("test.mine"), {}))
+    try:
+        with caplog.at_level("INFO", logger="test.mine"):
+            h.start("logged")
+    finally:
+        h.close()
+    assert any(r.name == "test.mine" and "logged" in r.getMessage() for r in caplog.records), caplog.records
+
+
+def test_backend_state_waiters_wake_on_their_event(hosted: _Hosted) -> None:
+    from dtsctl.sdk import backend as sdk_backend
+    from dtsctl.sdk.protos import messages
+    from support.wait import wait_until
+
+    hosted.start("w")
+    outcome: dict[str, Any] = {}
+
+    def waiting() -> None:
+        try:
+            hosted.stub.WaitForInstanceCompletion(messages().GetInstanceRequest(instanceId="w"), timeout=30)
+        except grpc.RpcError as exc:
+            outcome["code"] = exc.code()
+
+    thread = threading.Thread(target=waiting, daemon=True)
+    thread.start()
+    wait_until(lambda: hosted.backend._state_waiters.get("w"), timeout=10, desc="a state waiter")
+    began = time.monotonic()
+    sdk_backend.release_waiters(hosted.backend)
+    thread.join(10)
+    assert not thread.is_alive() and time.monotonic() - began < 5
+    assert outcome["code"] == grpc.StatusCode.DEADLINE_EXCEEDED  # woken without a result: "timed out"
+
+
+def test_backend_wait_reads_time_remaining_and_aborts_with_deadline_exceeded(hosted: _Hosted) -> None:
+    """The engine's _SlicedContext (hubs.py) bounds what time_remaining() says and turns the abort
+    into another slice: both rely on the backend's waits asking and answering just so."""
+    from dtsctl.sdk.protos import messages
+
+    hosted.start("s")
+    calls: list[Any] = []
+
+    class Context:
+        def time_remaining(self) -> float:
+            calls.append("time_remaining")
+            return 0.05
+
+        def abort(self, code: grpc.StatusCode, details: str) -> None:
+            calls.append(code)
+            raise RuntimeError("aborted")
+
+    for method in ("WaitForInstanceStart", "WaitForInstanceCompletion"):
+        calls.clear()
+        with pytest.raises(RuntimeError, match="aborted"):
+            getattr(hosted.backend, method)(messages().GetInstanceRequest(instanceId="s"), Context())
+        assert calls == ["time_remaining", grpc.StatusCode.DEADLINE_EXCEEDED], method
+
+
+def test_backend_stop_ends_the_work_item_streams(hosted: _Hosted) -> None:
+    from dtsctl.sdk.protos import messages
+
+    stream = hosted.stub.GetWorkItems(messages().GetWorkItemsRequest(), timeout=30)
+    ended = threading.Event()
+
+    def drain() -> None:
+        for _ in stream:
+            pass
+        ended.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    time.sleep(0.3)  # the stream is open and idle
+    assert not ended.is_set()
+    hosted.backend.stop()  # never started: only its shutdown flags (the engine's HubRegistry.shutdown)
+    assert ended.wait(10), "GetWorkItems still open after stop()"
+
+
+def test_health_ping_is_a_work_item() -> None:
+    from dtsctl.sdk import backend as sdk_backend
+    from dtsctl.sdk.protos import messages
+
+    ping = sdk_backend.health_ping()
+    assert messages().WorkItem.FromString(ping.SerializeToString()).WhichOneof("request") == "healthPing"

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import difflib
 import time
-from typing import Any
-
 from dtsctl.doctor.context import Context
 from dtsctl.doctor.model import Outcome, failed, passed
 from dtsctl.dts import DATA_CONTRIBUTOR_ROLE_ID, TASK_HUB_METADATA_KEY
+from dtsctl.sdk import channel
+from dtsctl.sdk.errors import RpcStatus
 
-HELLO = "/TaskHubSidecarService/Hello"
-LIST_IDS = "/TaskHubSidecarService/ListInstanceIds"
 PROPAGATION = "RBAC role assignments can take up to 10 minutes to apply."
 RBAC_FIX = (f"Assign 'Durable Task Data Contributor' ({DATA_CONTRIBUTOR_ROLE_ID}) to the app's identity at "
             "the scheduler: az role assignment create --role \"Durable Task Data Contributor\" --assignee <principal id> "
@@ -21,20 +19,9 @@ ALLOWLIST_FIX = ("Add this machine's address to the scheduler's IP allowlist: az
 
 
 def _channel(ctx: Context):
-    import grpc
-
     address = f"[{ctx.host}]:{ctx.port}" if ":" in ctx.host else f"{ctx.host}:{ctx.port}"
-    options = [("grpc.enable_http_proxy", 0)] if ctx.loopback else []
-    if ctx.tls:
-        import os
-
-        roots = None
-        path = ctx.env.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
-        if path and os.path.exists(path):
-            with open(path, "rb") as handle:
-                roots = handle.read()
-        return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=roots), options=options)
-    return grpc.insecure_channel(address, options=options)
+    return channel.open_channel(address, tls=ctx.tls, roots=channel.roots_from(ctx.env) if ctx.tls else None,
+                                proxy=not ctx.loopback)
 
 
 def _metadata(ctx: Context) -> list[tuple[str, str]]:
@@ -45,33 +32,30 @@ def _metadata(ctx: Context) -> list[tuple[str, str]]:
     return md
 
 
-def _call(ctx: Context, method: str, request: bytes) -> tuple[Any, float]:
-    channel = _channel(ctx)
+def _call(ctx: Context, method: str, request: bytes) -> tuple[RpcStatus | None, float]:
+    """(None, seconds) when the call succeeded, else (its failure, seconds)."""
+    chan = _channel(ctx)
     try:
         start = time.monotonic()
-        stub = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
-        reply = stub(request, metadata=_metadata(ctx), timeout=ctx.options.timeout)
-        return reply, time.monotonic() - start
+        failure = channel.call(chan, method, request, metadata=_metadata(ctx), timeout=ctx.options.timeout)
+        return failure, time.monotonic() - start
     finally:
-        channel.close()
+        chan.close()
 
 
-def _explain(ctx: Context, exc: Any) -> Outcome:
-    import grpc
-
-    code, details = exc.code(), (exc.details() or "").strip()
-    codes = grpc.StatusCode
-    text = f"{code.name}: {details}"
-    if code == codes.UNAVAILABLE:
+def _explain(ctx: Context, failure: RpcStatus) -> Outcome:
+    code, details = failure.code, failure.details.strip()
+    text = f"{code}: {details}"
+    if code == "UNAVAILABLE":
         if ctx.tls and ctx.emulator_like:
             return failed(text, cause="The emulator speaks plaintext, but the endpoint says https.",
                           fix=f"Use Endpoint=http://{ctx.host}:{ctx.port}")
         return failed(text, cause="The endpoint does not answer gRPC (not a scheduler, or a TLS/plaintext mismatch).",
                       fix="Use the scheduler endpoint over https (Azure) or http://localhost:8080 (emulator).")
-    if code == codes.DEADLINE_EXCEEDED:
+    if code == "DEADLINE_EXCEEDED":
         return failed(text, cause="The endpoint accepted the connection but did not answer in time.",
                       fix="Check that it is the scheduler's gRPC endpoint; raise --timeout on slow networks.")
-    if code == codes.UNAUTHENTICATED:
+    if code == "UNAUTHENTICATED":
         claims = ctx.fact("credential", "claims") or {}
         if not ctx.fact("credential", "token"):
             cause = "The call carried no token: Authentication=None only works with the emulator."
@@ -83,7 +67,7 @@ def _explain(ctx: Context, exc: Any) -> Outcome:
                      "a wrong audience or a tenant other than the scheduler's.")
             fix = "Use an identity from the scheduler's tenant; the token audience must be https://durabletask.io."
         return failed(text, cause=cause, fix=fix)
-    if code == codes.PERMISSION_DENIED:
+    if code == "PERMISSION_DENIED":
         # Refined after the ARM checks ran (see refine()); without them both causes stand.
         return failed(text, cause="Either the identity has no Durable Task role on the scheduler, or the scheduler's "
                                   "IP allowlist does not let this machine in (both answer 403). " + PROPAGATION,
@@ -92,14 +76,11 @@ def _explain(ctx: Context, exc: Any) -> Outcome:
 
 
 def check_hello(ctx: Context) -> Outcome:
-    import grpc
-
-    try:
-        _, seconds = _call(ctx, HELLO, b"")
-    except grpc.RpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND:  # the scheduler answered; the hub is the next check's business
-            return passed(f"the scheduler answers ({exc.details()})")
-        return _explain(ctx, exc)
+    failure, seconds = _call(ctx, channel.HELLO, b"")
+    if failure is not None:
+        if failure.code == "NOT_FOUND":  # the scheduler answered; the hub is the next check's business
+            return passed(f"the scheduler answers ({failure.details})")
+        return _explain(ctx, failure)
     return passed(f"Hello answered in {seconds * 1000:.0f} ms")
 
 
@@ -125,13 +106,9 @@ def task_hub_not_found(ctx: Context, text: str) -> Outcome:
 
 
 def check_task_hub(ctx: Context) -> Outcome:
-    import grpc
-
-    # ListInstanceIdsRequest{pageSize: 1}: field 4, varint 1.
-    try:
-        _, seconds = _call(ctx, LIST_IDS, b"\x20\x01")
-    except grpc.RpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND:
-            return task_hub_not_found(ctx, f"NOT_FOUND: {exc.details()}")
-        return _explain(ctx, exc)
+    failure, seconds = _call(ctx, channel.LIST_INSTANCE_IDS, channel.LIST_ONE_INSTANCE_ID)
+    if failure is not None:
+        if failure.code == "NOT_FOUND":
+            return task_hub_not_found(ctx, str(failure))
+        return _explain(ctx, failure)
     return passed(f"task hub '{ctx.target.task_hub}' answers (listed instance ids in {seconds * 1000:.0f} ms)")

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dtsctl.dts import TASK_HUB_METADATA_KEY
+from dtsctl.sdk import channel as rpc_channel
+from dtsctl.sdk.errors import RpcStatus
 
 POLL_INTERVAL = 0.1  # seconds between attempts (the issue's bound: at most every 100 ms)
 
@@ -32,49 +34,26 @@ def prefetch() -> None:
 
 
 def _channel(address: str):
-    import grpc
-
     # Reconnect quickly: grpc's default backoff (1 s, growing) would hide a server that just came up.
-    options = [
-        ("grpc.initial_reconnect_backoff_ms", 50),
-        ("grpc.min_reconnect_backoff_ms", 50),
-        ("grpc.max_reconnect_backoff_ms", 100),
-        ("grpc.enable_http_proxy", 0),
-    ]
-    return grpc.insecure_channel(address, options=options)
+    return rpc_channel.open_channel(address, proxy=False, quick_reconnect=True)
 
 
-HELLO_METHOD = "/TaskHubSidecarService/Hello"
-
-
-def _hello(channel, task_hub: str, timeout: float) -> None:
-    # Hello takes and returns google.protobuf.Empty, which is zero bytes on the wire: calling it
-    # raw spares `status` the import of protobuf and the SDK (most of its start-up time).
-    call = channel.unary_unary(HELLO_METHOD, request_serializer=None, response_deserializer=None)
-    call(b"", metadata=[(TASK_HUB_METADATA_KEY, task_hub)], timeout=timeout)
-
-
-def describe_rpc_error(exc: Exception) -> str:
-    code = getattr(exc, "code", None)
-    details = getattr(exc, "details", None)
-    if callable(code) and callable(details):
-        return f"{code().name}: {details()}"
-    return str(exc)
+def _hello(chan, task_hub: str, timeout: float) -> RpcStatus | None:
+    # Hello raw (zero bytes each way) spares `status` the import of protobuf and the SDK (most of
+    # its start-up time).
+    return rpc_channel.call(chan, rpc_channel.HELLO, b"", metadata=[(TASK_HUB_METADATA_KEY, task_hub)],
+                            timeout=timeout)
 
 
 def hello(address: str, task_hub: str, timeout: float = 2.0) -> Probe:
     """One Hello; never raises for gRPC failures."""
-    import grpc
-
     start = time.monotonic()
-    channel = _channel(address)
+    chan = _channel(address)
     try:
-        _hello(channel, task_hub, timeout)
-        return Probe(True, "ok", 1, time.monotonic() - start)
-    except grpc.RpcError as exc:
-        return Probe(False, describe_rpc_error(exc), 1, time.monotonic() - start)
+        failure = _hello(chan, task_hub, timeout)
+        return Probe(failure is None, str(failure) if failure else "ok", 1, time.monotonic() - start)
     finally:
-        channel.close()
+        chan.close()
 
 
 def wait_ready(
@@ -86,24 +65,21 @@ def wait_ready(
 ) -> Probe:
     """Poll Hello (at most every 100 ms) until it succeeds, `timeout` passes, or `still_alive` says
     the emulator died (it returns a reason then). A NOT_FOUND for the hub is final."""
-    import grpc
-
     start = time.monotonic()
     deadline = start + timeout
-    channel = _channel(address)
+    chan = _channel(address)
     attempts = 0
     last = "no attempt"
     try:
         while True:
             attempts += 1
             attempt_start = time.monotonic()
-            try:
-                _hello(channel, task_hub, max(0.05, min(1.0, deadline - attempt_start)))
+            failure = _hello(chan, task_hub, max(0.05, min(1.0, deadline - attempt_start)))
+            if failure is None:
                 return Probe(True, "ok", attempts, time.monotonic() - start)
-            except grpc.RpcError as exc:
-                last = describe_rpc_error(exc)
-                if exc.code() == grpc.StatusCode.NOT_FOUND:
-                    return Probe(False, last, attempts, time.monotonic() - start)
+            last = str(failure)
+            if failure.code == "NOT_FOUND":
+                return Probe(False, last, attempts, time.monotonic() - start)
             if still_alive is not None:
                 dead = still_alive()
                 if dead:
@@ -113,4 +89,4 @@ def wait_ready(
                 return Probe(False, last, attempts, now - start)
             time.sleep(max(0.0, min(POLL_INTERVAL - (now - attempt_start), deadline - now)))
     finally:
-        channel.close()
+        chan.close()

@@ -69,13 +69,9 @@ def build_worker(target: Target, *, concurrency: int | None = None, notify: Noti
 
     kwargs: dict[str, Any] = {}
     if concurrency:
-        from durabletask.worker import ConcurrencyOptions
+        from dtsctl.sdk.client import concurrency_options
 
-        kwargs["concurrency_options"] = ConcurrencyOptions(
-            maximum_concurrent_activity_work_items=concurrency,
-            maximum_concurrent_orchestration_work_items=concurrency,
-            maximum_concurrent_entity_work_items=concurrency,
-        )
+        kwargs["concurrency_options"] = concurrency_options(concurrency)
     worker = scheduler.open_worker(target, **kwargs)
     register(worker, notify)
     return worker
@@ -104,27 +100,16 @@ def concise_logging(say: Callable[[str], None]):
     object dumps."""
     import contextlib
     import logging
-    import re
 
     from dtsctl.scheduler import sdk_logger
+    from dtsctl.sdk.errors import one_line
 
     class Concise(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             try:
-                message = record.getMessage()
+                text = one_line(record.getMessage())  # a gRPC error object inside it: its status only
             except Exception:  # noqa: BLE001 - a log line must never break the worker
                 return
-            text = message
-            if "<_" in message:  # a gRPC error object inside the message
-                head, _, rest = message.partition("<_")
-                status = re.search(r"status = StatusCode\.(\w+)", rest)
-                details = re.search(r'details = "([^"]*)"', rest)
-                tail = rest.rsplit(">", 1)[-1].strip() if ">" in rest else ""
-                text = head.strip().rstrip(":")
-                if status:
-                    text += f" ({status.group(1)}" + (f": {details.group(1)}" if details else "") + ")"
-                if tail:
-                    text += f" {tail}"
             from dtsctl.output.render import clean
 
             say(clean(f"worker {record.levelname.lower()}: {' '.join(text.split())}"))

@@ -38,13 +38,14 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-import durabletask.internal.orchestrator_service_pb2 as pb
-import durabletask.internal.orchestrator_service_pb2_grpc as stubs
-from durabletask.testing import InMemoryOrchestrationBackend
-
 from dtsctl import dts
 from dtsctl.dts import DEFAULT_TASK_HUB, TASK_HUB_METADATA_KEY
+from dtsctl.sdk import backend as sdk_backend
+from dtsctl.sdk.backend import InMemoryOrchestrationBackend, rpc_method_names
+from dtsctl.sdk.protos import messages, status_name
 from dtsctl.times import iso
+
+pb = messages()
 
 WORKER_ID_METADATA_KEY = "workerid"
 TASK_HUB_NOT_FOUND = dts.TASK_HUB_NOT_FOUND + ": {name}"
@@ -52,17 +53,6 @@ NO_METADATA_HINT = " (the call had no 'taskhub' metadata, which selects 'default
 
 log = logging.getLogger("dtsctl.emulator.local")
 backend_log = logging.getLogger("dtsctl.emulator.local.backend")
-
-_STATUS_PREFIX = "ORCHESTRATION_STATUS_"
-
-
-def rpc_method_names() -> list[str]:
-    """Names of every rpc of ``TaskHubSidecarService``, read from the generated servicer base class."""
-    base = stubs.TaskHubSidecarServiceServicer
-    return sorted(
-        name for name, value in vars(base).items()
-        if callable(value) and not name.startswith("_")
-    )
 
 
 class _HubLogAdapter(logging.LoggerAdapter):
@@ -98,17 +88,12 @@ class TaskHub:
         by_status: dict[str, int] = {}
         instances: int | None = None
         entities: int | None = None
-        backend = self.backend
-        lock = getattr(backend, "_lock", None)
-        inst_map = getattr(backend, "_instances", None)
-        ent_map = getattr(backend, "_entities", None)
-        if lock is not None and isinstance(inst_map, dict):
-            with lock:
-                statuses = [getattr(i, "status", None) for i in inst_map.values()]
-                entities = len(ent_map) if isinstance(ent_map, dict) else None
-            instances = len(statuses)
-            for status in statuses:
-                by_status[_status_name(status)] = by_status.get(_status_name(status), 0) + 1
+        held = sdk_backend.counts(self.backend)
+        if held is not None:
+            entities = held.entities
+            instances = len(held.statuses)
+            for status in held.statuses:
+                by_status[status_name(status)] = by_status.get(status_name(status), 0) + 1
         return {
             "name": self.name,
             "origin": self.origin,
@@ -118,14 +103,6 @@ class TaskHub:
             "entities": entities,
             "workers": self.workers,
         }
-
-
-def _status_name(status: Any) -> str:
-    try:
-        name = pb.OrchestrationStatus.Name(status)
-    except (ValueError, TypeError):
-        return str(status)
-    return name[len(_STATUS_PREFIX):] if name.startswith(_STATUS_PREFIX) else name
 
 
 class HubRegistry:
@@ -142,11 +119,9 @@ class HubRegistry:
                 self._hubs[name] = self._new_hub(name, "configured")
 
     def _new_hub(self, name: str, origin: str) -> TaskHub:
-        backend = InMemoryOrchestrationBackend(max_history_size=self.max_history_size)
-        # The backend logs every instance and event at INFO; route it through our own logger,
-        # tagged with the hub, so the server decides how verbose it is.
-        if hasattr(backend, "_logger"):
-            backend._logger = _HubLogAdapter(backend_log, {"hub": name})  # type: ignore[attr-defined]
+        # The backend logs every instance and event at INFO: through our own logger, tagged with the hub.
+        backend = sdk_backend.new_backend(max_history_size=self.max_history_size,
+                                          logger=_HubLogAdapter(backend_log, {"hub": name}))
         return TaskHub(name=name, backend=backend, origin=origin)
 
     def names(self) -> list[str]:
@@ -210,17 +185,7 @@ class HubRegistry:
         """Wakes handlers blocked in WaitForInstanceStart/Completion (they wait up to the client's
         deadline); called once grpc has cancelled the calls, so that no handler thread outlives the server."""
         for hub in self.hubs():
-            backend = hub.backend
-            waiters = getattr(backend, "_state_waiters", None)
-            lock = getattr(backend, "_lock", None)
-            if not isinstance(waiters, dict) or lock is None:
-                continue
-            with lock:
-                for items in waiters.values():
-                    for waiter in items:
-                        event = getattr(waiter, "event", None)
-                        if event is not None:
-                            event.set()
+            sdk_backend.release_waiters(hub.backend)
 
 
 _END = object()
@@ -281,7 +246,7 @@ class TaskHubRouter:
             setattr(self, name, self._waiter(name))
 
     def add_to_server(self, server: grpc.Server) -> None:
-        stubs.add_TaskHubSidecarServiceServicer_to_server(self, server)
+        sdk_backend.add_servicer(self, server)
 
     # -- routing -------------------------------------------------------------------------------
 
@@ -422,7 +387,7 @@ def _with_health_pings(items: Iterator[Any], context: grpc.ServicerContext, inte
 
     thread = threading.Thread(target=pump, name=f"work-items[{label}]", daemon=True)
     thread.start()
-    ping = pb.WorkItem(healthPing=pb.HealthPing())
+    ping = sdk_backend.health_ping()
     try:
         demand.release()
         while True:

@@ -44,6 +44,7 @@ from dtsctl.emulator.local import (
 )
 from dtsctl.emulator.local.health import HealthServer
 from dtsctl.emulator.local.hubs import HubRegistry, TaskHubRouter
+from dtsctl.sdk.backend import SDK_LOGGER
 from dtsctl.jsonfile import write_json_atomic
 from dtsctl.sigsafe import handling, set_soon
 from dtsctl.times import now_iso
@@ -263,7 +264,7 @@ def _configure_backend_logging(config: LocalServerConfig) -> None:
     # The in-memory backend logs every instance, event and worker at INFO: only show it with debug.
     level = logging.DEBUG if config.log_level.lower() == "debug" else logging.WARNING
     logging.getLogger("dtsctl.emulator.local.backend").setLevel(level)
-    logging.getLogger("durabletask.testing").setLevel(level)
+    logging.getLogger(SDK_LOGGER).setLevel(level)
 
 
 def serve(config: LocalServerConfig | None = None) -> RunningServer:
