@@ -18,7 +18,7 @@ from typing import Any
 
 from dtsctl.config.target import Target
 from dtsctl.dts import TASK_HUB_NOT_FOUND
-from dtsctl.errors import DtsctlError, InvalidInput, NotFound, OperationFailed, Unauthorized, Unreachable
+from dtsctl.errors import DtsctlError, InvalidInput, NotFound, OperationFailed, Unauthorized, Unreachable, as_clause
 
 DEFAULT_TIMEOUT = 10.0
 # The largest answer the client accepts (gRPC's default is 4 MiB, less than one instance can weigh).
@@ -49,7 +49,7 @@ def require_valid(target: Target) -> None:
                and hub_source != target.connection_source else f"The connection string from {target.connection_source}")
     raise InvalidInput(
         f"{culprit} is not usable: {first.message}"
-        + (f" (and {more} more error{'s' if more > 1 else ''})" if more else ""),
+        + (f" It has {more} more error{'s' if more > 1 else ''}." if more else ""),
         hint=(f"{first.fix} " if first.fix else "") + "'dtsctl connection validate' lists every problem.",
     )
 
@@ -191,7 +191,7 @@ def translate(exc: BaseException, conn: Connection, *, instance_id: str | None =
             from dtsctl.credentials import credential_error
 
             return credential_error(exc)
-        return OperationFailed(f"Could not {action}: {exc}")
+        return OperationFailed(f"Could not {action}: {as_clause(exc)}.")
     code = exc.code()
     details = (exc.details() or "").strip()
     codes = grpc.StatusCode

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from dtsctl.errors import DtsctlError, ExitCode
+from dtsctl.errors import DtsctlError, ExitCode, as_clause
 from dtsctl.output import render
 from dtsctl.output.style import OutputFormat, Style
 
@@ -179,7 +179,7 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any]) -
         report_error(
             style,
             DtsctlError(
-                f"unexpected {type(exc).__name__}: {exc}",
+                f"dtsctl failed with an unexpected {type(exc).__name__}: {as_clause(exc)}.",
                 hint="This is a bug in dtsctl; run again with --debug for the traceback and report it.",
             ),
         )
