@@ -71,7 +71,7 @@ from dtsctl.emulator.model import (
     PullProgress,
     StateFolderError,
 )
-from dtsctl.errors import DtsctlError, NotFound, UsageError
+from dtsctl.errors import DtsctlError, NotFound, UsageError, as_clause
 from dtsctl.times import now_iso, parse_iso
 
 STATE_VERSION = 1
@@ -113,8 +113,8 @@ def check_name(name: str) -> str:
     """The emulator name, or UsageError: letters, digits, '_', '.', '-'; 1-64 characters."""
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise UsageError(
-            f"invalid emulator name {name!r}",
-            hint="use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+            f"Invalid emulator name {name!r}.",
+            hint="Use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit.")
     return name
 
 
@@ -514,7 +514,7 @@ class LocalEngine:
             self._signal(pid, _SIGKILL)
         gone, code = self._wait_gone(state, KILL_WAIT)
         if not gone:
-            raise EmulatorError(f"the local emulator process (pid {pid}) did not exit after SIGKILL")
+            raise EmulatorError(f"The local emulator process (pid {pid}) did not exit after SIGKILL.")
         return code
 
     # ---- Engine
@@ -577,8 +577,8 @@ class LocalEngine:
         if existing:
             status, _ = self._probe(existing)
             if status == "running":
-                raise EmulatorError(f"local emulator '{name}' already exists and runs (pid {existing['pid']})",
-                                    hint="stop or remove it first")
+                raise EmulatorError(f"The local emulator '{name}' already exists and runs (pid {existing['pid']}).",
+                                    hint=f"Stop or remove it first: 'dtsctl emulator down --name {name}'.")
         # Whatever is left under this name (a stopped or exited emulator, the remains of a failed
         # start, a server whose state file was lost) makes way for the new one.
         self._kill_recorded(paths, existing)
@@ -620,10 +620,10 @@ class LocalEngine:
         paths = self._paths(name)
         state = _read_json(paths.state)
         if state is None:
-            raise NotFound(f"no local emulator named '{name}'")
+            raise NotFound(f"No local emulator named '{name}'.")
         if not state or not isinstance(state.get("command"), list) or not state["command"]:
-            raise EmulatorError(f"the state file of local emulator '{name}' is damaged: {paths.state}",
-                                hint=f"remove it with 'dtsctl emulator down --name {name}', then run 'dtsctl emulator up' again")
+            raise EmulatorError(f"The state file {paths.state} of local emulator '{name}' is damaged.",
+                                hint=f"Remove it with 'dtsctl emulator down --name {name}', then run 'dtsctl emulator up' again.")
         status, _ = self._probe(state)
         if status == "running":
             return self._info(name, paths, state, status)
@@ -641,7 +641,7 @@ class LocalEngine:
         command = [str(a) for a in state["command"]]
         environment = state.get("environment") if isinstance(state.get("environment"), dict) else {}
         # A new emulator's folder goes with a failed start: the error's log tail is what remains.
-        see_log = "its last log lines are shown above" if action == "create" else f"see its log: {paths.log}"
+        see_log = "Its last log lines are shown above." if action == "create" else f"See its log: {paths.log}."
         with self._writing():
             _unlink(paths.ready)
         proc: subprocess.Popen[bytes] | None = None
@@ -658,8 +658,8 @@ class LocalEngine:
                                                 stderr=subprocess.STDOUT, cwd=str(paths.dir),
                                                 env=self._child_env(environment), close_fds=True, **_detach_kwargs())
                     except OSError as exc:
-                        raise EmulatorError(f"cannot start the local emulator '{name}': {exc}",
-                                            hint=f"check the Python interpreter: {command[0]}") from exc
+                        raise EmulatorError(f"Cannot start the local emulator '{name}': {as_clause(exc)}.",
+                                            hint=f"Check the Python interpreter {command[0]}.") from exc
                     _CHILDREN[proc.pid] = proc
             state.update(state="running", pid=proc.pid, started_at=None, stopped_at=None, exit_code=None,
                          health_port=None)
@@ -674,7 +674,7 @@ class LocalEngine:
             code = proc.poll()
             if code is None:
                 self._abandon(proc, paths, state, action)
-                message = f"local emulator '{name}' did not get ready within {self.ready_timeout:g} s"
+                message = f"The local emulator '{name}' did not get ready within {self.ready_timeout:g} s."
                 hint = see_log
             else:
                 self._forget(proc, paths, state, action, code)
@@ -736,19 +736,19 @@ class LocalEngine:
         bind = str(state.get("bind") or "127.0.0.1")
         if _PORT_IN_USE_MARK in text and port:
             if _bind_error(bind, port) == errno.EADDRNOTAVAIL:
-                return (f"cannot start local emulator '{name}': address {bind} is not available on this machine",
-                        "choose another address with --bind (127.0.0.1 or 0.0.0.0)")
+                return (f"Cannot start local emulator '{name}': address {bind} is not available on this machine.",
+                        "Choose another address with --bind (127.0.0.1 or 0.0.0.0).")
             holders = port_holders(port)
             by = (" by " + ", ".join(f"pid {pid} ({comm or '?'})" for pid, comm in holders)) if holders else ""
-            return (f"cannot start local emulator '{name}': port {port} is already in use{by}",
-                    f"choose another port with --port N, or stop what listens on port {port}")
-        return (f"local emulator '{name}' exited with code {code} before it was ready", see_log)
+            return (f"Cannot start local emulator '{name}': port {port} is already in use{by}.",
+                    f"Choose another port with --port N, or stop what listens on port {port}.")
+        return (f"The local emulator '{name}' exited with code {code} before it was ready.", see_log)
 
     def stop(self, name: str, grace: float = 10.0) -> None:
         paths = self._paths(name)
         state = _read_json(paths.state)
         if state is None:
-            raise NotFound(f"no local emulator named '{name}'")
+            raise NotFound(f"No local emulator named '{name}'.")
         if not state:  # damaged state: only a server its ready file names may be stopped
             self._kill_recorded(paths, None)
             return
@@ -805,7 +805,7 @@ class LocalEngine:
     def logs(self, name: str, *, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         paths = self._paths(name)
         if not paths.log.exists() and not paths.state.exists():
-            raise NotFound(f"no local emulator named '{name}'")
+            raise NotFound(f"No local emulator named '{name}'.")
         return self._read_log(name, paths, follow, tail)
 
     def _read_log(self, name: str, paths: _Paths, follow: bool, tail: int | None) -> Iterator[str]:
