@@ -12,7 +12,7 @@ from typing import Any
 
 from dtsctl.connection import AuthKind, ConnectionFields
 from dtsctl.dts import TOKEN_SCOPE, TOKEN_SCOPE_USGOV
-from dtsctl.errors import InvalidInput, Unauthorized
+from dtsctl.errors import InvalidInput, Unauthorized, as_clause
 
 
 def token_scope(env: dict[str, str] | None = None) -> str:
@@ -48,7 +48,7 @@ def build_credential(fields: ConnectionFields) -> Any | None:
         try:
             return identity.WorkloadIdentityCredential(**kwargs)
         except ValueError as exc:
-            raise InvalidInput(f"WorkloadIdentity cannot be set up: {exc}",
+            raise InvalidInput(f"WorkloadIdentity cannot be set up: {as_clause(exc)}.",
                                hint="Set ClientID, TenantId and TokenFilePath in the connection string or "
                                     "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE.") from None
     simple: dict[AuthKind, str] = {
@@ -70,6 +70,6 @@ def credential_error(exc: Exception) -> Unauthorized:
 
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return Unauthorized(
-        f"Could not get a token for Durable Task Scheduler: {redact(first)}",
+        f"Could not get a token for Durable Task Scheduler: {as_clause(redact(first))}.",
         hint="Check the Authentication value and that this identity exists here ('dtsctl connection show').",
     )

@@ -19,8 +19,18 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+def as_clause(text: object) -> str:
+    """Another program's words (an exception's text) to end a dtsctl sentence with: trimmed and
+    without their own full stop, since the sentence adds one."""
+    return str(text).strip().rstrip(".")
+
+
 class DtsctlError(Exception):
-    """Base of every error a user may see. `message` says what went wrong, `hint` what to do next."""
+    """Base of every error a user may see. `message` says what went wrong, `hint` what to do next.
+
+    Each is a sentence (a capital first letter, a full stop or a question mark at the end) that says
+    what happened and why it is likely; the hint names the next command, in quotes ('dtsctl ...').
+    tests/test_message_style.py checks every message in the source and every --flag a hint names."""
 
     exit_code: ExitCode = ExitCode.FAILED
 

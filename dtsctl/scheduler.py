@@ -45,7 +45,7 @@ def require_valid(target: Target) -> None:
                and hub_source != target.connection_source else f"The connection string from {target.connection_source}")
     raise InvalidInput(
         f"{culprit} is not usable: {first.message}"
-        + (f" (and {more} more error{'s' if more > 1 else ''})" if more else ""),
+        + (f" It has {more} more error{'s' if more > 1 else ''}." if more else ""),
         hint=(f"{first.fix} " if first.fix else "") + "'dtsctl connection validate' lists every problem.",
     )
 

@@ -149,7 +149,7 @@ def test_name_conflict_is_a_clear_error(engine, standin_image, docker_cleanup, d
 
     name = _name()
     docker_cleanup.create(standin_image, command=[PY, "-c", "pass"], name=name, start=False)
-    with pytest.raises(EmulatorExists, match=f"a container named {name} already exists") as ei:
+    with pytest.raises(EmulatorExists, match=f"A container named {name} already exists") as ei:
         engine.create(_spec(name, standin_image))
     assert ei.value.exit_code == ExitCode.FAILED
     assert [c.name for c in docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})] == [name]
@@ -205,8 +205,8 @@ def test_pull_unknown_tag_is_not_found(engine, local_registry, standin_image, do
     ref = f"{local_registry.host}/dts/dts-emulator:no-such-tag"
     with pytest.raises(NotFound, match="no-such-tag") as ei:
         engine.create(_spec(name, ref, pull="missing"))
-    assert ei.value.message.startswith(f"image {ref} was not found in its registry")
-    assert ei.value.hint == "check the image name and tag (--image)"
+    assert ei.value.message.startswith(f"The image {ref} was not found in its registry")
+    assert ei.value.hint == "Check the image name and tag (--image)."
     assert engine.find(name) is None
 
     with pytest.raises(NotFound, match="was not found"):
@@ -218,15 +218,15 @@ def test_pull_never_with_absent_image(engine, docker_cleanup):
     ref = "dtsctl-test/absent-image:never"
     with pytest.raises(NotFound) as ei:
         engine.create(_spec(name, ref, pull="never"))
-    assert ei.value.message == f"image {ref} is not present and --pull never was given"
-    assert ei.value.hint == f"docker pull {ref}, or use --pull missing"
+    assert ei.value.message == f"The image {ref} is not present and --pull never was given."
+    assert ei.value.hint == f"Pull it with 'docker pull {ref}', or use --pull missing."
     assert engine.find(name) is None
 
 
 def test_pull_from_dead_registry_is_unreachable(engine, docker_cleanup):
     name = docker_cleanup.register(_name())
     ref = f"127.0.0.1:{free_port()}/dts/dts-emulator:test"  # nothing listens there
-    with pytest.raises(Unreachable, match="cannot reach the registry of image") as ei:
+    with pytest.raises(Unreachable, match="Cannot reach the registry of image") as ei:
         engine.create(_spec(name, ref, pull="missing"))
     assert "--image" in ei.value.hint and "--engine local" in ei.value.hint
     assert engine.find(name) is None
@@ -264,7 +264,7 @@ def test_port_taken_by_another_container(engine, standin_image, docker_cleanup):
         engine.create(_spec(name, standin_image, port=port))
     err = ei.value
     assert err.exit_code == ExitCode.FAILED
-    assert err.message == f"port {port} on 127.0.0.1 is already in use by container {other} (image {standin_image})"
+    assert err.message == f"Port {port} on 127.0.0.1 is already in use by container {other} (image {standin_image})."
     assert f"docker stop {other}" in err.hint and "--port N" in err.hint
     assert engine.find(name) is None
 
@@ -278,7 +278,7 @@ def test_dashboard_port_taken_by_a_process(engine, standin_image, docker_cleanup
         with pytest.raises(EmulatorError) as ei:
             engine.create(_spec(name, standin_image, dashboard_port=port))
     err = ei.value
-    assert f"port {port} on 127.0.0.1 is already in use by pid {os.getpid()} (" in err.message
+    assert f"Port {port} on 127.0.0.1 is already in use by pid {os.getpid()} (" in err.message
     assert "--dashboard-port N" in err.hint
     assert engine.find(name) is None
 
@@ -288,7 +288,7 @@ def test_port_taken_by_an_invisible_program(engine, monkeypatch):
 
     monkeypatch.setattr(de, "find_port_process", lambda port: None)
     err = engine.port_in_use_error(free_port(), "127.0.0.1")
-    assert err.message.endswith("is already in use by another program")
+    assert err.message.endswith("is already in use by another program.")
 
 
 # --------------------------------------------------------------------------- logs
@@ -334,7 +334,7 @@ def test_missing_socket(tmp_path):
     assert e.available() == (False, f"no Docker Engine socket at {sock}")
     with pytest.raises(Unreachable) as ei:
         e.require()
-    assert ei.value.message == f"no Docker Engine socket at {sock}"
+    assert ei.value.message == f"Cannot use Docker: no Docker Engine socket at {sock}."
     assert ei.value.hint == HINT_ENGINE
     assert ei.value.exit_code == ExitCode.UNREACHABLE
     with pytest.raises(Unreachable):  # every operation connects first

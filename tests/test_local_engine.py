@@ -261,7 +261,7 @@ def test_port_in_use_names_the_holder(engine: LocalEngine, state_root: Path) -> 
     assert engine.find("taken") is None
     # A failed create leaves nothing: its log lives on in the error only.
     assert not (state_root / "local" / "taken").exists()
-    assert exc.hint == f"choose another port with --port N, or stop what listens on port {port}"
+    assert exc.hint == f"Choose another port with --port N, or stop what listens on port {port}."
     pid = int(re.search(r"starting \(pid (\d+)", "\n".join(exc.log_tail)).group(1))  # type: ignore[union-attr]
     assert not pid_alive(pid)
     with pytest.raises(NotFound):
@@ -340,8 +340,8 @@ def test_exit_before_ready_reports_the_log(state_root: Path) -> None:
     engine = Crashing(state_dir=state_root)
     with pytest.raises(EmulatorError) as err:
         engine.create(EmulatorSpec(name="crash", port=1234))
-    assert err.value.message == "local emulator 'crash' exited with code 3 before it was ready"
-    assert err.value.hint == "its last log lines are shown above"  # the folder, log and all, is gone
+    assert err.value.message == "The local emulator 'crash' exited with code 3 before it was ready."
+    assert err.value.hint == "Its last log lines are shown above."  # the folder, log and all, is gone
     assert err.value.log_tail == ["boom: bad config"]
     assert engine.find("crash") is None and not (state_root / "local" / "crash").exists()
 
@@ -356,7 +356,7 @@ def test_exit_before_ready_reports_the_log(state_root: Path) -> None:
     with pytest.raises(EmulatorError) as err:
         engine.start("crash")
     assert err.value.log_tail == ["boom: bad config"]
-    assert err.value.hint == f"see its log: {state_root / 'local' / 'crash' / 'server.log'}"
+    assert err.value.hint == f"See its log: {state_root / 'local' / 'crash' / 'server.log'}."
     lines = list(engine.logs("crash"))
     assert lines[-2].startswith("----- dtsctl: start") and lines[-1] == "boom: bad config"
     assert engine.find("crash").state == "stopped" and not pid_alive(good.pid)  # type: ignore[union-attr]
@@ -396,7 +396,7 @@ def test_a_state_file_that_is_not_a_whole_record_is_damaged(engine: LocalEngine,
     with pytest.raises(DamagedStateFile) as err:
         read_state(path)
     assert err.value.why == why and err.value.message == (
-        f"the state file of local emulator 'bad' is damaged ({why}): {path}")
+        f"The state file {path} of local emulator 'bad' is damaged ({why}).")
     del doc["exit_code"]
     with pytest.raises(DamagedStateFile, match="'exit_code' is missing"):
         LocalState.from_json(doc, path)

@@ -16,7 +16,7 @@ from typing import Any, Literal, Optional
 import typer
 
 from dtsctl.cli.options import Option, OptionSet
-from dtsctl.errors import DtsctlError, ExitCode
+from dtsctl.errors import DtsctlError, ExitCode, as_clause
 from dtsctl.output import render
 from dtsctl.output.streams import Streams
 from dtsctl.output.style import RECORD_FORMATS, OutputFormat, Style
@@ -178,7 +178,7 @@ def _run(fn: Callable[..., Any], style: Style, cx: Cx, kwargs: dict[str, Any],
         report_error(
             style,
             DtsctlError(
-                f"unexpected {type(exc).__name__}: {exc}",
+                f"dtsctl failed with an unexpected {type(exc).__name__}: {as_clause(exc)}.",
                 hint="This is a bug in dtsctl; run again with --debug for the traceback and report it.",
             ),
         )

@@ -67,7 +67,8 @@ def set_profile(
 
     profiles.check_profile_name(name)
     if connection_string is None and task_hub is None:
-        raise UsageError("Nothing to set.", hint=f"dtsctl config set {name} --connection-string \"Endpoint=...;Authentication=...\" [--task-hub HUB]")
+        raise UsageError("Nothing to set.", hint=f"Give it a connection string: 'dtsctl config set {name} --connection-string \"Endpoint=...;Authentication=...\"' "
+                                                "(with --task-hub HUB when the string has no TaskHub).")
     # Read, change and write under the file's lock, so a parallel command's change is not lost.
     with profiles.edit(paths.config_file()) as config:
         existing = config.profiles.get(name)

@@ -50,7 +50,7 @@ def _read_argument(cx: Cx, string: str | None) -> str | None:
         return string
     if cx.streams.stdin_is_terminal:
         raise UsageError("'-' reads the connection string from standard input, but it is a terminal.",
-                         hint="Pipe it in: echo \"$MY_CONNECTION_STRING\" | dtsctl connection validate -")
+                         hint="Pipe it in instead: 'echo \"$MY_CONNECTION_STRING\" | dtsctl connection validate -'.")
     try:
         return cx.streams.stdin.read().strip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
@@ -180,8 +180,8 @@ def new(
     missing = [flag for flag, value in (("--endpoint", endpoint), ("--auth", auth)) if not value]
     if missing:
         raise UsageError(f"Missing {' and '.join(missing)}.",
-                         hint="For example: dtsctl connection new --endpoint https://NAME.REGION.durabletask.io "
-                              "--auth ManagedIdentity --task-hub HUB   (or --emulator for the local emulator)")
+                         hint="For example: 'dtsctl connection new --endpoint https://NAME.REGION.durabletask.io "
+                              "--auth ManagedIdentity --task-hub HUB', or --emulator for the local emulator.")
     for flag, value in (("--endpoint", endpoint), ("--auth", auth), ("--task-hub", task_hub), ("--client-id", client_id),
                         ("--tenant-id", tenant_id), ("--token-file-path", token_file_path),
                         *(("--additionally-allowed-tenant", t) for t in additionally_allowed_tenants or ())):

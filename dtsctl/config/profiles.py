@@ -74,9 +74,10 @@ def check_profile_name(name: str) -> str:
     return name
 
 
-def _bad(path: Path, what: str) -> ConfigFileError:
+def _bad(path: Path, why: str) -> ConfigFileError:
+    """`why`: the rest of the sentence, with its full stop."""
     return ConfigFileError(
-        f"The configuration file {path} is not valid: {what}",
+        f"The configuration file {path} is not valid: {why}",
         hint="Fix or move the file by hand (dtsctl will not overwrite it); 'DTSCTL_CONFIG' can point to another file.",
     )
 

@@ -42,17 +42,17 @@ from dtsctl.emulator.model import (
     PullProgress,
 )
 from dtsctl.dts import EMULATOR_TAGS_URL as MCR_TAGS_URL
-from dtsctl.errors import DtsctlError, NotFound, Unauthorized, Unreachable
+from dtsctl.errors import DtsctlError, NotFound, Unauthorized, Unreachable, as_clause
 from dtsctl.times import parse_iso
 
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 DEFAULT_CONNECT_TIMEOUT = 5.0  # connecting + the first version/ping request
 DEFAULT_OPERATION_TIMEOUT = 120.0  # any later request (stop adds its grace period on top)
 
-HINT_ENGINE = "start Docker, or use the built-in engine: dtsctl emulator up --engine local"
+HINT_ENGINE = "Start Docker, or use the built-in engine: 'dtsctl emulator up --engine local'."
 HINT_REGISTRY = (
-    "use --image with a mirror of the emulator image that you can reach, "
-    "or the built-in engine: dtsctl emulator up --engine local"
+    "Use --image with a mirror of the emulator image that you can reach, "
+    "or the built-in engine: 'dtsctl emulator up --engine local'."
 )
 
 _GRPC_KEY = f"{CONTAINER_GRPC_PORT}/tcp"
@@ -274,14 +274,15 @@ class DockerEngine:
         try:
             import docker
         except ImportError:
-            raise Unreachable(
-                "the docker Python package is not installed", hint="pip install docker, " + HINT_ENGINE
+            raise _Unavailable(
+                reason="the docker Python package is not installed",
+                hint="Install it ('pip install docker'), or use the built-in engine: 'dtsctl emulator up --engine local'.",
             ) from None
         url, _source = _docker_host(self._environ)
         where = _display(url)
         reason = _probe_transport(url, self._connect_timeout)
         if reason is not None:
-            raise Unreachable(reason, hint=HINT_ENGINE)
+            raise _Unavailable(reason=reason, hint=HINT_ENGINE)
         # from_env falls back to os.environ for an empty mapping: keep it non-empty.
         env = self._environ or {"DTSCTL_NO_ENVIRONMENT": "1"}
         client = None
@@ -293,7 +294,7 @@ class DockerEngine:
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close()
-            raise Unreachable(_sdk_connect_reason(exc, where, self._connect_timeout), hint=HINT_ENGINE) from None
+            raise _Unavailable(reason=_sdk_connect_reason(exc, where, self._connect_timeout), hint=HINT_ENGINE) from None
         client.api.timeout = self._operation_timeout
         self._docker = client
         self._description = (
@@ -307,6 +308,8 @@ class DockerEngine:
     def available(self) -> tuple[bool, str]:
         try:
             return True, self._connect()[1]
+        except _Unavailable as exc:
+            return False, exc.reason
         except DtsctlError as exc:
             return False, exc.message
 
@@ -331,31 +334,31 @@ class DockerEngine:
             return exc
         if isinstance(exc, docker.errors.NotFound):
             if name:
-                return NotFound(f"no emulator container named {name}", hint="create one: dtsctl emulator up")
-            return NotFound(f"not found while {action}: {exc.explanation or exc}")
+                return NotFound(f"No emulator container named {name}.", hint="Create one: 'dtsctl emulator up'.")
+            return NotFound(f"Not found while {action}: {as_clause(exc.explanation or exc)}.")
         if isinstance(exc, docker.errors.APIError):
             code = exc.status_code
             text = (exc.explanation or str(exc)).strip()
             if code == 409 and name and "already in use" in text:
                 return EmulatorExists(
-                    f"a container named {name} already exists",
-                    hint=f"remove it: dtsctl emulator down --name {name} (or docker rm -f {name}), "
-                    "or choose another name: --name",
+                    f"A container named {name} already exists.",
+                    hint=f"Remove it with 'dtsctl emulator down --name {name}' (or 'docker rm -f {name}'), "
+                    "or choose another name with --name.",
                 )
             if code in (401, 403):
-                return Unauthorized(f"the Docker Engine refused {action}: {text}")
-            return EmulatorError(f"the Docker Engine failed {action}: {text}")
+                return Unauthorized(f"The Docker Engine refused {action}: {as_clause(text)}.")
+            return EmulatorError(f"The Docker Engine failed {action}: {as_clause(text)}.")
         if isinstance(exc, (requests.exceptions.Timeout, socket.timeout, TimeoutError)):
             return Unreachable(
-                f"the Docker Engine at {self.host} did not answer in time while {action}", hint=HINT_ENGINE
+                f"The Docker Engine at {self.host} did not answer in time while {action}.", hint=HINT_ENGINE
             )
         if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
             return Unreachable(
-                f"lost the connection to the Docker Engine at {self.host} while {action}", hint=HINT_ENGINE
+                f"Lost the connection to the Docker Engine at {self.host} while {action}.", hint=HINT_ENGINE
             )
         if isinstance(exc, docker.errors.DockerException):
-            return EmulatorError(f"Docker error while {action}: {exc}")
-        return EmulatorError(f"unexpected error while {action}: {type(exc).__name__}: {exc}")
+            return EmulatorError(f"Docker error while {action}: {as_clause(exc)}.")
+        return EmulatorError(f"Docker failed with an unexpected error while {action}: {type(exc).__name__}: {as_clause(exc)}.")
 
     @contextlib.contextmanager
     def _errors(self, action: str, name: str | None = None) -> Iterator[None]:
@@ -387,7 +390,7 @@ class DockerEngine:
     def _require_container(self, name: str) -> Any:
         c = self._container(name)
         if c is None:
-            raise NotFound(f"no emulator container named {name}", hint="create one: dtsctl emulator up")
+            raise NotFound(f"No emulator container named {name}.", hint="Create one: 'dtsctl emulator up'.")
         return c
 
     def find(self, name: str) -> EmulatorInfo | None:
@@ -470,8 +473,8 @@ class DockerEngine:
         if pull == "never":
             if not self._image_present(image):
                 raise NotFound(
-                    f"image {image} is not present and --pull never was given",
-                    hint=f"docker pull {image}, or use --pull missing",
+                    f"The image {image} is not present and --pull never was given.",
+                    hint=f"Pull it with 'docker pull {image}', or use --pull missing.",
                 )
             return
         if pull == "missing" and self._image_present(image):
@@ -506,7 +509,7 @@ class DockerEngine:
         except Exception as exc:  # noqa: BLE001
             raise self._translate(exc, f"pulling {image}") from None
         if not self._image_present(image):
-            raise EmulatorError(f"pulling {image} finished but the image is not present")
+            raise EmulatorError(f"Pulling {image} finished but the image is not present.")
 
     def _pull_error(self, image: str, repo: str, text: str) -> DtsctlError:
         low = text.lower()
@@ -521,24 +524,24 @@ class DockerEngine:
         )
         if not_found:
             if default_repo:
-                hint = f"see the published tags: {MCR_TAGS_URL}"
+                hint = f"See the published tags: {MCR_TAGS_URL}."
             elif "docker login" in low:
-                hint = f"check the image name and tag (--image), or log in: docker login {_registry_of(repo)}"
+                hint = f"Check the image name and tag (--image), or log in with 'docker login {_registry_of(repo)}'."
             else:
-                hint = "check the image name and tag (--image)"
-            return NotFound(f"image {image} was not found in its registry: {detail}", hint=hint)
+                hint = "Check the image name and tag (--image)."
+            return NotFound(f"The image {image} was not found in its registry: {detail}.", hint=hint)
         if any(s in low for s in ("unauthorized", "denied", "authentication required", "no basic auth",
                                   "forbidden")):
             return Unauthorized(
-                f"the registry refused access to image {image}: {detail}",
-                hint=f"log in: docker login {_registry_of(repo)}, or check the image name (--image)",
+                f"The registry refused access to image {image}: {detail}.",
+                hint=f"Log in with 'docker login {_registry_of(repo)}', or check the image name (--image).",
             )
         if any(s in low for s in ("connection refused", "no such host", "timeout", "timed out",
                                   "i/o timeout", "network is unreachable", "no route to host",
                                   "connection reset", "dial tcp", "server misbehaving",
                                   "tls handshake", "x509", "eof", "http response to https client")):
-            return Unreachable(f"cannot reach the registry of image {image}: {detail}", hint=HINT_REGISTRY)
-        return EmulatorError(f"pulling image {image} failed: {detail}")
+            return Unreachable(f"Cannot reach the registry of image {image}: {detail}.", hint=HINT_REGISTRY)
+        return EmulatorError(f"Pulling image {image} failed: {detail}.")
 
     # ------------------------------------------------------------ lifecycle
 
@@ -601,40 +604,40 @@ class DockerEngine:
         m = _CANNOT_ASSIGN.search(text)
         if m:
             return EmulatorError(
-                f"cannot publish port {m.group('port')} on {m.group('ip')}: "
-                "that address does not belong to this host",
-                hint="use --bind 127.0.0.1 (or another address of this host)",
+                f"Cannot publish port {m.group('port')} on {m.group('ip')}: "
+                "that address does not belong to this host.",
+                hint="Use --bind 127.0.0.1 (or another address of this host).",
             )
-        return EmulatorError(f"the Docker Engine could not start container {name}: {text}")
+        return EmulatorError(f"The Docker Engine could not start container {name}: {as_clause(text)}.")
 
     def port_in_use_error(
         self, port: int, ip: str | None = None, *, spec: EmulatorSpec | None = None, own: Any = None
     ) -> EmulatorError:
         """The error for a host port that is taken, naming who holds it when that can be found."""
-        where = f"port {port}" + (f" on {ip}" if ip else "")
+        where = f"Port {port}" + (f" on {ip}" if ip else "")
         flag = "--port"
         if spec is not None and port == spec.dashboard_port and port != spec.port:
             flag = "--dashboard-port"
-        other = f"or choose another port: {flag} N"
+        other = f"or choose another port with {flag} N"
         holder = self._container_on_port(port, exclude=getattr(own, "id", None))
         if holder is not None:
             hname, himage, managed = holder
             if managed:
-                stop = f"dtsctl emulator down --name {hname} (or docker stop {hname})"
+                stop = f"'dtsctl emulator down --name {hname}' (or 'docker stop {hname}')"
             else:
-                stop = f"docker stop {hname}"
+                stop = f"'docker stop {hname}'"
             return EmulatorError(
-                f"{where} is already in use by container {hname} (image {himage})",
-                hint=f"stop it: {stop}, {other}",
+                f"{where} is already in use by container {hname} (image {himage}).",
+                hint=f"Stop it with {stop}, {other}.",
             )
         proc = find_port_process(port)
         if proc is not None:
             pid, comm = proc
             return EmulatorError(
-                f"{where} is already in use by pid {pid} ({comm})",
-                hint=f"stop that program, {other}",
+                f"{where} is already in use by pid {pid} ({comm}).",
+                hint=f"Stop that program, {other}.",
             )
-        return EmulatorError(f"{where} is already in use by another program", hint=f"stop it, {other}")
+        return EmulatorError(f"{where} is already in use by another program.", hint=f"Stop it, {other}.")
 
     def _container_on_port(self, port: int, exclude: str | None = None) -> tuple[str, str, bool] | None:
         """(name, image, managed by dtsctl) of a running container publishing host `port`."""
@@ -728,6 +731,15 @@ class DockerEngine:
                 detail += f": {state['Error']}"
             return False, detail
         return False, f"container is {status}"
+
+
+class _Unavailable(Unreachable):
+    """The Docker Engine cannot be used. `reason` is the clause that says why (`available()` reports
+    it inside other sentences); the message is the sentence around it."""
+
+    def __init__(self, *, reason: str, hint: str) -> None:
+        super().__init__(f"Cannot use Docker: {reason}.", hint=hint)
+        self.reason = reason
 
 
 class _PullFailed(Exception):

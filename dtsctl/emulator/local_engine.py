@@ -60,7 +60,7 @@ from dtsctl.emulator.local_state import (
 )
 from dtsctl.emulator.model import EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind, PullProgress, StateFolderError
 from dtsctl.emulator.ports import port_holders
-from dtsctl.errors import DtsctlError, NotFound
+from dtsctl.errors import DtsctlError, NotFound, as_clause
 from dtsctl.filelock import LockTimeout, exclusive
 from dtsctl.times import now_iso, parse_iso
 
@@ -216,8 +216,8 @@ class LocalEngine:
         paths = self._paths(name)
         existing = self._readable(paths)
         if existing is not None and self._probe(existing)[0] == "running":
-            raise EmulatorError(f"local emulator '{name}' already exists and runs (pid {existing.pid})",
-                                hint="stop or remove it first")
+            raise EmulatorError(f"The local emulator '{name}' already exists and runs (pid {existing.pid}).",
+                                hint=f"Stop or remove it first: 'dtsctl emulator down --name {name}'.")
         # Whatever is left under this name (a stopped or exited emulator, the remains of a failed
         # start, a server whose state file was lost) makes way for the new one.
         self._kill_recorded(paths, existing)
@@ -243,7 +243,7 @@ class LocalEngine:
         paths = self._paths(name)
         state = read_state(paths.state)  # DamagedStateFile: `down` removes it
         if state is None:
-            raise NotFound(f"no local emulator named '{name}'")
+            raise NotFound(f"No local emulator named '{name}'.")
         status, _ = self._probe(state)
         if status == "running":
             return self._info(name, paths, state, status)
@@ -253,7 +253,7 @@ class LocalEngine:
     def _launch(self, name: str, paths: StatePaths, state: LocalState, *, action: Launch) -> EmulatorInfo:
         command = list(state.command)
         # A new emulator's folder goes with a failed start: the error's log tail is what remains.
-        see_log = "its last log lines are shown above" if action == "create" else f"see its log: {paths.log}"
+        see_log = "Its last log lines are shown above." if action == "create" else f"See its log: {paths.log}."
         with self._folder.writing():
             unlink(paths.ready)
         proc: subprocess.Popen[bytes] | None = None
@@ -268,8 +268,8 @@ class LocalEngine:
                     try:
                         proc = spawn(command, log=log, cwd=paths.dir, env=child_env(state.environment))
                     except OSError as exc:
-                        raise EmulatorError(f"cannot start the local emulator '{name}': {exc}",
-                                            hint=f"check the Python interpreter: {command[0]}") from exc
+                        raise EmulatorError(f"Cannot start the local emulator '{name}': {as_clause(exc)}.",
+                                            hint=f"Check the Python interpreter {command[0]}.") from exc
             state = replace(state, state="running", pid=proc.pid, started_at=None, stopped_at=None, exit_code=None,
                             health_port=None)
             self._folder.write_state(paths.state, state)
@@ -282,7 +282,7 @@ class LocalEngine:
             code = proc.poll()
             if code is None:
                 self._abandon(proc, paths, state, action)
-                message = f"local emulator '{name}' did not get ready within {self.ready_timeout:g} s"
+                message = f"The local emulator '{name}' did not get ready within {self.ready_timeout:g} s."
                 hint = see_log
             else:
                 self._forget(proc, paths, state, action, code)
@@ -337,13 +337,13 @@ class LocalEngine:
         port, bind = state.port, state.bind or "127.0.0.1"
         if _PORT_IN_USE_MARK in text and port:
             if bind_error(bind, port) == errno.EADDRNOTAVAIL:
-                return (f"cannot start local emulator '{name}': address {bind} is not available on this machine",
-                        "choose another address with --bind (127.0.0.1 or 0.0.0.0)")
+                return (f"Cannot start local emulator '{name}': address {bind} is not available on this machine.",
+                        "Choose another address with --bind (127.0.0.1 or 0.0.0.0).")
             holders = port_holders(port)
             by = (" by " + ", ".join(f"pid {pid} ({comm or '?'})" for pid, comm in holders)) if holders else ""
-            return (f"cannot start local emulator '{name}': port {port} is already in use{by}",
-                    f"choose another port with --port N, or stop what listens on port {port}")
-        return (f"local emulator '{name}' exited with code {code} before it was ready", see_log)
+            return (f"Cannot start local emulator '{name}': port {port} is already in use{by}.",
+                    f"Choose another port with --port N, or stop what listens on port {port}.")
+        return (f"The local emulator '{name}' exited with code {code} before it was ready.", see_log)
 
     def stop(self, name: str, grace: float = 10.0) -> None:
         paths = self._paths(name)
@@ -353,7 +353,7 @@ class LocalEngine:
             self._kill_recorded(paths, None)
             return
         if state is None:
-            raise NotFound(f"no local emulator named '{name}'")
+            raise NotFound(f"No local emulator named '{name}'.")
         process = self._process(state)
         status, code = process.probe()
         if status == "running":
@@ -409,7 +409,7 @@ class LocalEngine:
     def logs(self, name: str, *, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         paths = self._paths(name)
         if not paths.log.exists() and not paths.state.exists():
-            raise NotFound(f"no local emulator named '{name}'")
+            raise NotFound(f"No local emulator named '{name}'.")
         return self._read_log(name, paths, follow, tail)
 
     def _read_log(self, name: str, paths: StatePaths, follow: bool, tail: int | None) -> Iterator[str]:

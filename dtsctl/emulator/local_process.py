@@ -178,7 +178,7 @@ class ServerProcess:
             signal_pid(self.pid, SIGKILL)
         gone, code = self._wait_gone(KILL_WAIT)
         if not gone:
-            raise EmulatorError(f"the local emulator process (pid {self.pid}) did not exit after SIGKILL")
+            raise EmulatorError(f"The local emulator process (pid {self.pid}) did not exit after SIGKILL.")
         return code
 
     def forget(self) -> None:

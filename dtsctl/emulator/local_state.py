@@ -52,8 +52,8 @@ def check_name(name: str) -> str:
     """The emulator name, or UsageError: letters, digits, '_', '.', '-'; 1-64 characters."""
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise UsageError(
-            f"invalid emulator name {name!r}",
-            hint="use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+            f"Invalid emulator name {name!r}.",
+            hint="Use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit.")
     return name
 
 
@@ -77,8 +77,8 @@ class DamagedStateFile(EmulatorError):
 
     def __init__(self, path: Path, why: str) -> None:
         name = path.parent.name
-        super().__init__(f"the state file of local emulator '{name}' is damaged ({why}): {path}",
-                         hint=f"remove it with 'dtsctl emulator down --name {name}', then run 'dtsctl emulator up' again")
+        super().__init__(f"The state file {path} of local emulator '{name}' is damaged ({why}).",
+                         hint=f"Remove it with 'dtsctl emulator down --name {name}', then run 'dtsctl emulator up' again.")
         self.path = path
         self.why = why
 

@@ -77,7 +77,7 @@ class Engines:
         if choice == "docker":
             if not ok:
                 raise Unreachable(f"Cannot use Docker: {why}.",
-                                  hint="Start the Docker Engine, or use the built-in engine: dtsctl emulator up --engine local")
+                                  hint="Start the Docker Engine, or use the built-in engine: 'dtsctl emulator up --engine local'.")
             return self.docker, "asked for with --engine docker"
         if ok:
             return self.docker, f"a Docker Engine answers ({why})"
@@ -90,7 +90,7 @@ class Engines:
             if kind == "docker" and not self.docker_available()[0]:
                 if choice == "docker":
                     raise Unreachable(f"Cannot use Docker: {self.docker_available()[1]}.",
-                                      hint="Start the Docker Engine, or look on the built-in engine: --engine local")
+                                      hint="Start the Docker Engine, or look on the built-in engine with --engine local.")
                 continue
             engine = self.get(kind)
             info = engine.find(name)

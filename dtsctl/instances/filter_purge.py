@@ -189,6 +189,6 @@ def _count_after(conn: scheduler.Connection, span: Span, confirmed: Collection[s
         raise OutcomeUnknown(
             f"The scheduler was purging {len(confirmed)} instances in one call when it stopped ({why}); how many "
             f"it deleted is unknown: counting them again failed too ({reason}).",
-            hint="See what is left: dtsctl instance list --created-after {} --created-before {} --count".format(
+            hint="See what is left: 'dtsctl instance list --created-after {} --created-before {} --count'.".format(
                 *span.bounds()),
             exit_code=code) from None

@@ -223,7 +223,7 @@ def wait(conn: scheduler.Connection, instance_id: str, *, until: str = "completi
             raise WaitTimedOut(
                 f"Instance '{instance_id}' is still {record.runtime_status} after {timeout:g}s "
                 f"(waited for it to {'start' if until == 'start' else 'end'}).",
-                hint=f"Wait longer with --timeout, or look at it: dtsctl instance show {instance_id} --history",
+                hint=f"Wait longer with --timeout, or look at it: 'dtsctl instance show {instance_id} --history'.",
                 record=record,
             )
         try:
@@ -368,7 +368,7 @@ def restart(conn: scheduler.Connection, instance_id: str, *, new_id: bool = Fals
     if status not in TERMINAL:
         raise NotApplicable(f"Instance '{instance_id}' is {status}; only an ended instance (COMPLETED, FAILED, "
                             "TERMINATED) can be restarted.",
-                            hint=f"Terminate it first: dtsctl instance terminate {instance_id}")
+                            hint=f"Terminate it first: 'dtsctl instance terminate {instance_id}'.")
     started = conn.client.restart_orchestration(instance_id, restart_with_new_instance_id=new_id) or instance_id
     text = (f"Restarted {instance_id} as a new instance {started}." if started != instance_id
             else f"Restarted {instance_id} with the same id (its previous run is replaced).")
@@ -380,7 +380,7 @@ def purge(conn: scheduler.Connection, instance_id: str, *, recursive: bool = Fal
     status = status or get(conn, instance_id, payloads=False).runtime_status
     if status not in TERMINAL:
         raise NotApplicable(f"Instance '{instance_id}' is {status}; only an ended instance can be purged.",
-                            hint=f"Terminate it first: dtsctl instance terminate {instance_id}")
+                            hint=f"Terminate it first: 'dtsctl instance terminate {instance_id}'.")
     children = _descendants(conn, instance_id) if recursive else []  # read before the history is gone
     deleted = own = rpc.purge_instance(conn.client, instance_id, recursive=recursive)
     purged_children = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dtsctl.dts import TASK_HUB_NOT_FOUND
-from dtsctl.errors import DtsctlError, InvalidInput, NotFound, OperationFailed, Unauthorized, Unreachable
+from dtsctl.errors import DtsctlError, InvalidInput, NotFound, OperationFailed, Unauthorized, Unreachable, as_clause
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def translate(exc: BaseException, conn: Any, *, instance_id: str | None = None,
             from dtsctl.credentials import credential_error
 
             return credential_error(exc)
-        return OperationFailed(f"Could not {action}: {exc}")
+        return OperationFailed(f"Could not {action}: {as_clause(exc)}.")
     code = status.code
     details = status.details.strip()
     if code == "UNAVAILABLE":

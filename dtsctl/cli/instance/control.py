@@ -31,7 +31,7 @@ def raise_event(
     from dtsctl.instances import payload, service
 
     if len(args) > 2:
-        raise UsageError(f"raise-event takes ID and EVENT (or EVENT with filters), not {len(args)} arguments.")
+        raise UsageError(f"'raise-event' takes ID and EVENT (or EVENT with filters), not {len(args)} arguments.")
     instance_id, event = (args[0], args[1]) if len(args) == 2 else (None, args[0])
     if instance_id is not None and not instance_id.strip():
         raise UsageError("The instance id is empty.")

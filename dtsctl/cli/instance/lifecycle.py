@@ -35,7 +35,7 @@ def ended_error(rec: Any) -> OperationFailed:
     else:
         what = f"ended {rec.runtime_status}"
     return OperationFailed(f"Instance '{rec.instance_id}' ({rec.name}) {what}.",
-                           hint=f"dtsctl instance show {rec.instance_id} --history")
+                           hint=f"Look at its history: 'dtsctl instance show {rec.instance_id} --history'.")
 
 
 def _wait(cx: Cx, conn: Any, instance_id: str, until: str) -> Any:
