@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from dtsctl.emulator.model import (
     CONTAINER_DASHBOARD_PORT,
@@ -22,6 +22,7 @@ from dtsctl.emulator.model import (
     LABEL_SETTINGS,
     EmulatorInfo,
     EmulatorSpec,
+    EmulatorState,
 )
 from dtsctl.times import parse_iso
 
@@ -137,7 +138,8 @@ def info_from_attrs(attrs: Mapping[str, Any], *, name: str = "", status: str = "
         if isinstance(doc, dict):
             settings = doc
 
-    state_name = state.get("Status") or status or "unknown"
+    # Passed on as Docker says it (one of EmulatorState's Docker states): `status` shows it as is.
+    state_name = cast(EmulatorState, state.get("Status") or status or "unknown")
     pid = state.get("Pid") or None
     return EmulatorInfo(
         engine="docker",
