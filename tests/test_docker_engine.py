@@ -33,7 +33,7 @@ from dtsctl.emulator.docker_faults import pull_error
 from dtsctl.emulator.model import LABEL_MANAGED, EmulatorError, EmulatorSpec
 from dtsctl.errors import ExitCode, NotFound, Unauthorized, Unreachable
 import support.docker as kit
-from support.net import free_port
+from support.net import free_port, held_port
 from support.wait import wait_until
 
 # The tests that need a Docker Engine ask for it through their fixtures (standin_image,
@@ -272,10 +272,7 @@ def test_port_taken_by_another_container(engine, standin_image, docker_cleanup):
 
 def test_dashboard_port_taken_by_a_process(engine, standin_image, docker_cleanup):
     name = docker_cleanup.register(_name())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
+    with held_port() as port:
         with pytest.raises(EmulatorError) as ei:
             engine.create(_spec(name, standin_image, dashboard_port=port))
     err = ei.value

@@ -26,6 +26,7 @@ from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 
 from support.cli import invoke, run_dtsctl
 from support.net import free_port
+from support.wait import wait_until
 from dtsctl.emulator.local.server import LocalServerConfig, serve
 
 pytestmark = pytest.mark.timeout(120)
@@ -101,13 +102,7 @@ class Hub:
         return state.runtime_status.name if state else None
 
     def until(self, predicate, timeout: float = 15.0, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_until(predicate, timeout=timeout, interval=0.05, desc=what)
 
     def statuses(self, prefix: str) -> dict[str, int]:
         r = self.dts("list", "--prefix", prefix, "--all", "-o", "jsonl")

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from dtsctl.emulator.local_engine import LocalEngine
 from dtsctl.emulator.local_state import DamagedStateFile, LocalState, read_state
 from dtsctl.emulator.model import EmulatorError, EmulatorSpec
 from dtsctl.errors import NotFound, UsageError
-from support.net import free_port
+from support.net import free_port, held_port
 from support.procs import pid_alive
 
 pytestmark = pytest.mark.timeout(60)
@@ -246,10 +245,7 @@ def test_reused_pid_is_never_signalled(engine: LocalEngine) -> None:
 
 
 def test_port_in_use_names_the_holder(engine: LocalEngine, state_root: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
+    with held_port() as port:
         with pytest.raises(EmulatorError) as err:
             engine.create(EmulatorSpec(name="taken", port=port))
     exc = err.value
