@@ -19,7 +19,7 @@ import pytest
 
 from dtsctl.emulator import local_process
 from dtsctl.emulator.local_engine import LocalEngine
-from dtsctl.emulator.local_state import DamagedStateFile, LocalState, read_state
+from dtsctl.emulator.local_state import DamagedStateFile, LocalState, ReadyFile, read_ready, read_state
 from dtsctl.emulator.model import EmulatorError, EmulatorSpec
 from dtsctl.errors import NotFound, UsageError
 from support.net import free_port, held_port
@@ -405,3 +405,23 @@ def test_a_state_file_that_is_not_a_whole_record_is_damaged(engine: LocalEngine,
     engine.stop("bad")
     engine.remove("bad")
     assert not folder.exists()
+
+
+def test_ready_file_record_reads_every_key_the_server_writes(engine: LocalEngine, state_root: Path) -> None:
+    from dataclasses import fields
+
+    from dtsctl.emulator.local import READY_FILE_KEYS
+
+    assert [f.name for f in fields(ReadyFile)] == list(READY_FILE_KEYS)
+    info = engine.create(EmulatorSpec(name="ready", port=free_port(), dynamic_task_hubs=True))
+    path = state_root / "local" / "ready" / "ready.json"
+    ready = read_ready(path)
+    assert ready is not None and ready.pid == info.pid and ready.grpc_port == info.port
+    assert ready.health_port and ready.bind == "127.0.0.1" and ready.dynamic_task_hubs is True
+    assert ready.task_hubs == ("default",) and ready.started_at
+    # The server's file, read back leniently: a value of the wrong type is absent, a damaged file names no pid.
+    assert ReadyFile.from_json({"pid": "7", "grpc_port": 8080, "task_hubs": "a"}) == ReadyFile(grpc_port=8080)
+    path.write_text("{")
+    assert read_ready(path) == ReadyFile()
+    engine.remove("ready")
+    assert read_ready(path) is None
