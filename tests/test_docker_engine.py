@@ -29,10 +29,11 @@ from dtsctl.emulator.docker_engine import (
     parse_docker_time,
     split_image_ref,
 )
+from dtsctl.emulator.docker_faults import pull_error
 from dtsctl.emulator.model import LABEL_MANAGED, EmulatorError, EmulatorSpec
 from dtsctl.errors import ExitCode, NotFound, Unauthorized, Unreachable
 import support.docker as kit
-from support.net import free_port
+from support.net import free_port, held_port
 from support.wait import wait_until
 
 # The tests that need a Docker Engine ask for it through their fixtures (standin_image,
@@ -232,22 +233,22 @@ def test_pull_from_dead_registry_is_unreachable(engine, docker_cleanup):
     assert engine.find(name) is None
 
 
-def test_pull_error_classification(engine):
+def test_pull_error_classification():
     mcr = "mcr.microsoft.com/dts/dts-emulator"
-    e = engine._pull_error(f"{mcr}:v9", mcr, f"manifest for {mcr}:v9 not found: manifest unknown: manifest unknown")
+    e = pull_error(f"{mcr}:v9", mcr, f"manifest for {mcr}:v9 not found: manifest unknown: manifest unknown")
     assert isinstance(e, NotFound) and "https://mcr.microsoft.com/v2/dts/dts-emulator/tags/list" in e.hint
-    e = engine._pull_error("r.example/x:1", "r.example/x", "unauthorized: authentication required")
+    e = pull_error("r.example/x:1", "r.example/x", "unauthorized: authentication required")
     assert isinstance(e, Unauthorized) and "docker login r.example" in e.hint
-    e = engine._pull_error("r.example/x:1", "r.example/x", "denied: requested access to the resource is denied")
+    e = pull_error("r.example/x:1", "r.example/x", "denied: requested access to the resource is denied")
     assert isinstance(e, Unauthorized)
-    e = engine._pull_error("r.example/x:1", "r.example/x",
+    e = pull_error("r.example/x:1", "r.example/x",
                            'Get "https://r.example/v2/": dial tcp: lookup r.example on 127.0.0.53:53: no such host')
     assert isinstance(e, Unreachable)
-    e = engine._pull_error("r.example/x:1", "r.example/x",
+    e = pull_error("r.example/x:1", "r.example/x",
                            "Get \"https://r.example/v2/\": net/http: request canceled while waiting for connection "
                            "(Client.Timeout exceeded while awaiting headers)")
     assert isinstance(e, Unreachable)
-    e = engine._pull_error("x:1", "x", "pull access denied for x, repository does not exist or may require "
+    e = pull_error("x:1", "x", "pull access denied for x, repository does not exist or may require "
                            "'docker login': denied: requested access to the resource is denied")
     assert isinstance(e, NotFound) and "docker login docker.io" in e.hint
 
@@ -271,10 +272,7 @@ def test_port_taken_by_another_container(engine, standin_image, docker_cleanup):
 
 def test_dashboard_port_taken_by_a_process(engine, standin_image, docker_cleanup):
     name = docker_cleanup.register(_name())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
+    with held_port() as port:
         with pytest.raises(EmulatorError) as ei:
             engine.create(_spec(name, standin_image, dashboard_port=port))
     err = ei.value

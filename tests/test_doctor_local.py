@@ -4,7 +4,6 @@ plaintext/TLS mix-ups, a bad connection string, and an emulator container mapped
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from support.cli import run_dtsctl
-from support.net import free_port
+from support.net import free_port, held_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -87,10 +86,7 @@ def test_emulator_on_another_port_is_named(engine) -> None:
 
 
 def test_listener_that_never_answers_is_bounded(isolated_env: Path) -> None:
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(16)  # accepts into the backlog, never reads or answers
-        port = silent.getsockname()[1]
+    with held_port() as port:  # accepts into the backlog, never reads or answers
         start = time.monotonic()
         code, doc = doctor("-c", local(port))
         elapsed = time.monotonic() - start

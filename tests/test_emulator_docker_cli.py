@@ -5,14 +5,13 @@ from anywhere but a registry on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from pathlib import Path
 
 import pytest
 
 from support.cli import run_dtsctl
-from support.net import free_port
+from support.net import free_port, held_port
 from support.sdk import run_hello_chain
 
 # Tests that need a Docker Engine get it through `name` (docker_cleanup); the two that point
@@ -98,9 +97,7 @@ def test_unknown_tag_and_missing_image(name: str, local_registry) -> None:
 
 def test_port_taken_names_the_holder_and_leaves_nothing(name: str, standin_image: str, docker_client) -> None:
     port = free_port()
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", port))
-        holder.listen()
+    with held_port(port):
         r = up(name, standin_image, "--port", str(port), "--dashboard-port", str(free_port()))
     assert r.returncode == 1 and str(port) in r.stderr and "already in use" in r.stderr
     assert not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from support.cli import run_dtsctl
-from support.net import free_port
+from support.net import free_port, held_port
 from support.procs import pid_alive, wait_gone
 from support.sdk import client, run_hello_chain
 
@@ -122,12 +122,8 @@ def test_the_connection_string_from_env_drives_dtsctl(emulator) -> None:
 
 
 def test_port_taken_is_a_clear_failure_leaving_nothing(emulator) -> None:
-    import socket
-
     name, port, _ = emulator
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", port))
-        holder.listen()
+    with held_port(port):
         r = up(name, port)
     assert r.returncode == 1
     assert str(port) in r.stderr and "in use" in r.stderr and "Traceback" not in r.stderr

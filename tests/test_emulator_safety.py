@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from support.cli import run_dtsctl
-from support.net import free_port
+from support.net import free_port, held_port
 from support.procs import pid_alive, reaped, wait_gone
+from support.server_process import start_server
 from dtsctl.emulator.local import SERVER_MODULE
 
 pytestmark = pytest.mark.timeout(120)
@@ -138,10 +139,7 @@ def test_up_waits_for_a_down_of_the_same_name(state) -> None:
 
 def test_port_taken_leaves_no_folder_and_no_process(state) -> None:
     folder, env = state
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
+    with held_port() as port:
         r = run_dtsctl("emulator", "up", "--engine", "local", "--name", "taken", "--port", str(port), env=env)
     assert r.returncode == 1 and f"port {port} is already in use" in r.stderr, r.stderr
     assert "cannot listen for gRPC" in r.stderr  # the log's last lines come with the error
@@ -192,15 +190,8 @@ def test_down_stops_a_server_whose_state_file_was_lost(state) -> None:
     folder, env = state
     home = folder / "local" / "orphan"
     home.mkdir(parents=True)
-    ready = home / "ready.json"
-    orphan = subprocess.Popen([sys.executable, "-m", SERVER_MODULE, "--port", str(free_port()), "--health-port", "0",
-                               "--ready-file", str(ready)], cwd=home, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    orphan = start_server(home / "ready.json", port=free_port(), cwd=home)
     try:
-        deadline = time.monotonic() + 15
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert ready.exists() and orphan.poll() is None
         r = run_dtsctl("emulator", "down", "--engine", "local", "--name", "orphan", env=env)
         assert r.returncode == 0 and "Removed 'orphan'" in r.stdout, r.stderr
         assert orphan.wait(15) == 0  # stopped gracefully, by SIGTERM

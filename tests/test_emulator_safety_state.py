@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 
 from support.cli import run_dtsctl
 from support.net import free_port
-from dtsctl.emulator.local import SERVER_MODULE
+from support.server_process import start_server
 from test_emulator_safety import emulator_folders, servers_under, wait_gone
 
 pytestmark = pytest.mark.timeout(120)
@@ -166,15 +165,7 @@ def test_state_folder_of_another_user(tmp_path: Path) -> None:
 
 def _start_server(home: Path) -> subprocess.Popen[bytes]:
     """A real server whose ready file is in `home`, as `up` starts it."""
-    ready = home / "ready.json"
-    server = subprocess.Popen([sys.executable, "-m", SERVER_MODULE, "--port", str(free_port()), "--health-port", "0",
-                               "--ready-file", str(ready)], cwd=home, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while not ready.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready.exists() and server.poll() is None
-    return server
+    return start_server(home / "ready.json", port=free_port(), cwd=home)
 
 
 @pytest.mark.parametrize("damage", ["not-utf-8", "a-folder", "not-json", "a-list", "not-a-whole-record"])

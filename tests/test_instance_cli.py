@@ -26,6 +26,8 @@ from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 
 from support.cli import invoke, run_dtsctl
 from support.net import free_port
+from support.procs import reaped
+from support.wait import wait_until
 from dtsctl.emulator.local.server import LocalServerConfig, serve
 
 pytestmark = pytest.mark.timeout(120)
@@ -101,13 +103,7 @@ class Hub:
         return state.runtime_status.name if state else None
 
     def until(self, predicate, timeout: float = 15.0, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_until(predicate, timeout=timeout, interval=0.05, desc=what)
 
     def statuses(self, prefix: str) -> dict[str, int]:
         r = self.dts("list", "--prefix", prefix, "--all", "-o", "jsonl")
@@ -597,23 +593,26 @@ def test_bulk_terminate_purge_and_dry_run_over_hundreds(hub: Hub) -> None:
     assert hub.statuses(prefix) == {}
 
 
+def terminate_with_ctrl_c(hub: Hub, prefix: str, *flags: str, after: float) -> tuple[int, str, str, str]:
+    """`instance terminate --prefix PREFIX --rps 20 --yes FLAGS` as a process, interrupted `after`
+    seconds after its match summary: (exit code, the summary line, stdout, the rest of stderr)."""
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("dtsctl")), "instance", "terminate", "--prefix", prefix,
+                             *flags, "--rps", "20", "--yes", "-c", hub.cs],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with reaped(proc):
+        summary = proc.stderr.readline()  # the match summary: the run starts now
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        out, err = finish(proc, 30)
+    return proc.returncode, summary, out, err
+
+
 def test_bulk_terminate_stops_cleanly_on_ctrl_c(hub: Hub) -> None:
     prefix = unique("sigint")
     hub.start_waiters(prefix, 300)
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dtsctl")), "instance", "terminate", "--prefix", prefix, "--rps", "20",
-         "--yes", "-o", "json", "-c", hub.cs],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stderr.readline()  # the match summary: the run starts now
-        assert "300 instances match" in line, line
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        out, err = finish(proc, 30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    code, line, out, err = terminate_with_ctrl_c(hub, prefix, "-o", "json", after=1.0)
+    assert "300 instances match" in line, line
+    assert code == 130, err
     doc = json.loads(out)  # one complete document
     assert doc["interrupted"] is True and "stopping" in err
     assert 5 <= doc["done"] <= 60, doc
@@ -623,19 +622,8 @@ def test_bulk_terminate_stops_cleanly_on_ctrl_c(hub: Hub) -> None:
     time.sleep(0.5)
     assert hub.statuses(prefix) == {"TERMINATED": doc["done"], "RUNNING": 300 - doc["done"]}
 
-    text = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dtsctl")), "instance", "terminate", "--prefix", prefix,
-         "--status", "running", "--rps", "20", "--yes", "-c", hub.cs],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        text.stderr.readline()
-        time.sleep(0.5)
-        text.send_signal(signal.SIGINT)
-        out, err = finish(text, 30)
-    finally:
-        if text.poll() is None:
-            text.kill()
-    assert text.returncode == 130
+    code, _, out, err = terminate_with_ctrl_c(hub, prefix, "--status", "running", after=0.5)
+    assert code == 130
     m = re.fullmatch(r"Interrupted: terminated (\d+) of (\d+) matching instances \(0 failed, 0 skipped, (\d+) not attempted\)\.\n", out)
     assert m and int(m.group(1)) + int(m.group(3)) == int(m.group(2)) == 300 - doc["done"], out
     hub.dts("terminate", "--prefix", prefix, "--status", "running", "--yes")

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from support.ci import fail_or_skip
+from support.wait import wait_until
 from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 from durabletask.client import OrchestrationStatus
 
@@ -210,10 +211,7 @@ def test_js_sdk_against_local_engine(js_project: Path, engine: RunningServer, hu
 
     hub_state = engine.registry.get(served_by)
     assert hub_state is not None
-    deadline = time.monotonic() + 5
-    while hub_state.workers and time.monotonic() < deadline:  # the JS worker's stream has ended
-        time.sleep(0.05)
-    assert hub_state.workers == 0
+    wait_until(lambda: hub_state.workers == 0, timeout=5, interval=0.05, desc="the JS worker's stream to end")
 
 
 def test_js_sdk_server_side_waits(js_project: Path, engine: RunningServer) -> None:

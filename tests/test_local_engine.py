@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,10 +19,10 @@ import pytest
 
 from dtsctl.emulator import local_process
 from dtsctl.emulator.local_engine import LocalEngine
-from dtsctl.emulator.local_state import DamagedStateFile, LocalState, read_state
+from dtsctl.emulator.local_state import DamagedStateFile, LocalState, ReadyFile, read_ready, read_state
 from dtsctl.emulator.model import EmulatorError, EmulatorSpec
 from dtsctl.errors import NotFound, UsageError
-from support.net import free_port
+from support.net import free_port, held_port
 from support.procs import pid_alive
 
 pytestmark = pytest.mark.timeout(60)
@@ -246,10 +245,7 @@ def test_reused_pid_is_never_signalled(engine: LocalEngine) -> None:
 
 
 def test_port_in_use_names_the_holder(engine: LocalEngine, state_root: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
+    with held_port() as port:
         with pytest.raises(EmulatorError) as err:
             engine.create(EmulatorSpec(name="taken", port=port))
     exc = err.value
@@ -409,3 +405,23 @@ def test_a_state_file_that_is_not_a_whole_record_is_damaged(engine: LocalEngine,
     engine.stop("bad")
     engine.remove("bad")
     assert not folder.exists()
+
+
+def test_ready_file_record_reads_every_key_the_server_writes(engine: LocalEngine, state_root: Path) -> None:
+    from dataclasses import fields
+
+    from dtsctl.emulator.local import READY_FILE_KEYS
+
+    assert [f.name for f in fields(ReadyFile)] == list(READY_FILE_KEYS)
+    info = engine.create(EmulatorSpec(name="ready", port=free_port(), dynamic_task_hubs=True))
+    path = state_root / "local" / "ready" / "ready.json"
+    ready = read_ready(path)
+    assert ready is not None and ready.pid == info.pid and ready.grpc_port == info.port
+    assert ready.health_port and ready.bind == "127.0.0.1" and ready.dynamic_task_hubs is True
+    assert ready.task_hubs == ("default",) and ready.started_at
+    # The server's file, read back leniently: a value of the wrong type is absent, a damaged file names no pid.
+    assert ReadyFile.from_json({"pid": "7", "grpc_port": 8080, "task_hubs": "a"}) == ReadyFile(grpc_port=8080)
+    path.write_text("{")
+    assert read_ready(path) == ReadyFile()
+    engine.remove("ready")
+    assert read_ready(path) is None

@@ -28,6 +28,7 @@ from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
 from durabletask.worker import TaskHubGrpcWorker
 
 from dtsctl.emulator.local.server import LocalServerConfig, config_from_args, serve
+from support.server_process import start_server
 from support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,18 +93,8 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
         environ.update(env or {})
         log_fh = open(log_file, "wb")
         logs.append(log_fh)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", MODULE, "--port", "0", "--health-port", "0",
-             "--ready-file", str(ready), *args],
-            stdout=log_fh, stderr=subprocess.STDOUT, env=environ, cwd=str(REPO))
+        proc = start_server(ready, *args, cwd=REPO, log=log_fh, env=environ)
         procs.append(proc)
-        deadline = time.monotonic() + 20
-        while not ready.exists():
-            if proc.poll() is not None:
-                pytest.fail(f"engine exited with {proc.returncode}:\n{log_file.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"engine not ready after 20 s:\n{log_file.read_text()}")
-            time.sleep(0.05)
         info = json.loads(ready.read_text())
         return Engine(proc, info, ready, log_file)
 

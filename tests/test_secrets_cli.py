@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from support.cli import invoke
+from support.net import held_port
 from dtsctl.connection import validate
 from dtsctl.redact import MIN_KNOWN_SECRET, forget_secrets
 
@@ -30,12 +30,8 @@ STORAGE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 @pytest.fixture(scope="module")
 def closed_port():
     """A loopback port bound but not listening: connecting is refused at once."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
+    with held_port(listen=False) as port:
+        yield port
 
 
 def _forms(secret: str) -> set[str]:

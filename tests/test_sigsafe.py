@@ -6,6 +6,7 @@ import threading
 import time
 
 from dtsctl.sigsafe import set_soon
+from support.wait import wait_until
 
 
 def test_set_soon_does_not_block_while_the_events_lock_is_held() -> None:
@@ -27,9 +28,7 @@ def test_then_runs_after_the_event_is_set() -> None:
     seen: list[bool] = []
     set_soon(done, lambda: seen.append(done.is_set()))
     assert done.wait(5)
-    deadline = time.monotonic() + 5
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: seen, timeout=5, interval=0.01, desc="the follow-up call")
     assert seen == [True]
 
 

@@ -9,16 +9,18 @@ import sys
 
 import pytest
 
-from support.net import wait_for_port
+from support.net import held_port, wait_for_port
 from support.procs import pid_alive
 from support.wait import wait_until
 
 
 def test_wait_and_process_helpers():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        wait_for_port("127.0.0.1", s.getsockname()[1], timeout=2)
+    with held_port() as port:
+        wait_for_port("127.0.0.1", port, timeout=2)
+        with pytest.raises(OSError):  # taken
+            socket.create_server(("127.0.0.1", port)).close()
+    with held_port(listen=False) as port, pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
     with pytest.raises(TimeoutError, match="never"):
         wait_until(lambda: False, timeout=0.2, desc="never")
     assert wait_until(lambda: 42, timeout=1) == 42

@@ -39,6 +39,11 @@ LABEL_SETTINGS = "io.dtsctl.settings"  # JSON of EmulatorSpec.settings(), to com
 
 EngineKind = Literal["docker", "local"]
 PullPolicy = Literal["missing", "always", "never"]
+#: An emulator's state: Docker's container states as the engine reports them ("unknown" when it
+#: reports none), and the local engine's running | stopped (by dtsctl) | exited (on its own, or a
+#: stale pid) | dead (a damaged state file).
+EmulatorState = Literal["created", "running", "paused", "restarting", "removing", "exited", "dead", "stopped",
+                        "unknown"]
 
 # Progress callback: a pull reports (layer id, status, current bytes, total bytes).
 PullProgress = Callable[[str, str, int | None, int | None], None]
@@ -83,7 +88,7 @@ class EmulatorInfo:
 
     engine: EngineKind
     name: str
-    state: str  # running | exited | created | paused | restarting | stopped | dead
+    state: EmulatorState
     port: int | None
     bind: str | None
     task_hubs: tuple[str, ...]

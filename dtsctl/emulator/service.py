@@ -10,6 +10,7 @@ import ipaddress
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from dtsctl.emulator import readiness
 from dtsctl.emulator.model import (
@@ -26,7 +27,12 @@ from dtsctl.emulator.model import (
 )
 from dtsctl.errors import ExitCode, NotFound, Unreachable, UsageError
 
-EngineChoice = str  # "auto" | "docker" | "local"
+EngineChoice = Literal["auto", "docker", "local"]
+#: What `up` (and `restart`) did: made a new emulator, started a stopped one, found it running,
+#: removed and made it again (--recreate), stopped and started it.
+UpAction = Literal["created", "started", "running", "recreated", "restarted"]
+#: What `down` did.
+DownAction = Literal["removed", "stopped", "nothing"]
 Phase = Callable[[str], None]
 
 LOCK_WAIT = 120.0  # seconds `down` waits for another command on the same emulator (`up` adds its --timeout)
@@ -85,7 +91,7 @@ class Engines:
 
     def locate(self, name: str, choice: EngineChoice = "auto") -> tuple[Engine, EmulatorInfo] | None:
         """Find the emulator called `name` on the engines `choice` allows (local first: it is cheap)."""
-        kinds: list[EngineKind] = ["local", "docker"] if choice == "auto" else [choice]  # type: ignore[list-item]
+        kinds: list[EngineKind] = ["local", "docker"] if choice == "auto" else [choice]
         for kind in kinds:
             if kind == "docker" and not self.docker_available()[0]:
                 if choice == "docker":
@@ -123,7 +129,7 @@ def name_lock(engines: Engines, name: str, wait: float, phase: Phase = lambda _:
 @dataclass
 class UpResult:
     info: EmulatorInfo
-    action: str  # created | started | running | recreated
+    action: UpAction
     engine_reason: str
     probe: readiness.Probe | None = None
 
@@ -207,7 +213,7 @@ def _conflict(name: str) -> EmulatorError:
 def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: float, recreate: bool,
         keep_on_failure: bool, progress: PullProgress | None, phase: Phase) -> UpResult:
     found = engines.locate(spec.name, "auto" if choice == "auto" else choice)
-    action = "created"
+    action: UpAction = "created"
     if found is not None:
         engine, info = found
         reason = f"an emulator named '{spec.name}' already exists on the {engine.kind} engine"
@@ -280,8 +286,8 @@ def status(engines: Engines, name: str, choice: EngineChoice = "auto", probe_tim
 @dataclass
 class DownResult:
     name: str
-    engine: str | None
-    action: str  # removed | stopped | nothing
+    engine: EngineKind | None
+    action: DownAction
 
     def to_dict(self) -> dict[str, str | None]:
         return {"name": self.name, "engine": self.engine, "action": self.action}

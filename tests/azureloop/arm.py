@@ -31,7 +31,6 @@ import json
 import re
 import socket
 import ssl
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from .model import (
     norm_scope,
     scope_covers,
 )
+from .recording import RecordingServer
 from .tokens import TokenInvalid, TokenIssuer, bearer
 
 NOT_FOUND_FIX = " For more details please go to https://aka.ms/ARMResourceNotFoundFix"
@@ -79,33 +79,14 @@ def _system_data(created: datetime) -> dict[str, Any]:
             "lastModifiedBy": "dtsctl-tests@example.com", "lastModifiedByType": "User", "lastModifiedAt": iso(created)}
 
 
-class ArmServer:
+class ArmServer(RecordingServer[ArmRequest]):
     def __init__(self, get_model: Callable[[], AzureModel], issuer: TokenIssuer, ssl_context: ssl.SSLContext):
+        super().__init__()
         self._get_model = get_model
         self.issuer = issuer
-        self.requests: list[ArmRequest] = []
-        self._lock = threading.Lock()
         handler = type("ArmHandler", (_ArmHandler,), {"kit_server": self})
-        self._httpd = _TLSServer(("127.0.0.1", 0), handler, ssl_context)
-        self.port = self._httpd.server_address[1]
+        self._serve(_TLSServer(("127.0.0.1", 0), handler, ssl_context), "azureloop-arm")
         self.url = f"https://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="azureloop-arm", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def clear(self) -> None:
-        with self._lock:
-            self.requests.clear()
-
-    def record(self, req: ArmRequest) -> None:
-        with self._lock:
-            self.requests.append(req)
 
     # -- JSON shapes ------------------------------------------------------------------------------
     def scheduler_json(self, m: AzureModel, s: SchedulerModel) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .model import AzureModel, Identity
+from .recording import RecordingServer
 
 TOKEN_LIFETIME = 86399  # managed identity tokens live about a day
 BACKDATE = 300  # Entra ID backdates iat/nbf by five minutes
@@ -170,40 +170,22 @@ class TokenRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class TokenServer:
+class TokenServer(RecordingServer[TokenRequest]):
     """HTTP on 127.0.0.1 (App Service's IDENTITY_ENDPOINT is plain http on loopback too)."""
 
     PATH = "/msi/token"
     API_VERSION = "2019-08-01"
 
     def __init__(self, get_model, issuer: TokenIssuer):
+        super().__init__()
         self._get_model = get_model
         self.issuer = issuer
-        self.requests: list[TokenRequest] = []
-        self._lock = threading.Lock()
         handler = type("TokenHandler", (_TokenHandler,), {"kit_server": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        self.port = self._httpd.server_address[1]
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd.daemon_threads = True
+        httpd.block_on_close = False
+        self._serve(httpd, "azureloop-token")
         self.url = f"http://127.0.0.1:{self.port}{self.PATH}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="azureloop-token", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def record(self, req: TokenRequest) -> None:
-        with self._lock:
-            self.requests.append(req)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.requests.clear()
 
     # -- the protocol ----------------------------------------------------------------------------
     def answer(self, path: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, Any], TokenRequest]:

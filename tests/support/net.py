@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 import urllib.error
 import urllib.request
 
@@ -14,6 +16,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def held_port(port: int = 0, host: str = "127.0.0.1", *, listen: bool = True) -> Iterator[int]:
+    """A TCP port taken for the duration of the block (a free one unless `port` is given), by a
+    socket of this process bound to it. Listening (the default), it accepts connections into its
+    backlog and never answers; with listen=False a connect is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, port))
+        if listen:
+            sock.listen(16)
+        yield sock.getsockname()[1]
 
 
 def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
