@@ -40,7 +40,6 @@ from dtsctl.emulator.local_process import (
     ServerProcess,
     bind_error,
     child_env,
-    ctrl_c_deferred,
     kill_child,
     spawn,
 )
@@ -61,6 +60,7 @@ from dtsctl.emulator.local_state import (
 from dtsctl.emulator.model import EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind, PullProgress, StateFolderError
 from dtsctl.emulator.ports import port_holders
 from dtsctl.errors import DtsctlError, NotFound, as_clause
+from dtsctl.sigsafe import interrupts_deferred
 from dtsctl.filelock import LockTimeout, exclusive
 from dtsctl.times import now_iso, parse_iso
 
@@ -264,7 +264,9 @@ class LocalEngine:
                         log.write(f"----- dtsctl: {action} of local emulator '{name}' at {now_iso()} -----\n".encode())
                         log.flush()
                 run_start = os.fstat(log.fileno()).st_size
-                with ctrl_c_deferred():  # a Ctrl-C now lands once `proc` is known, to be cleaned up below
+                # A Ctrl-C now lands once `proc` is known, to be cleaned up below: a Popen interrupted
+                # half-way would leave a server running that no state file records.
+                with interrupts_deferred():
                     try:
                         proc = spawn(command, log=log, cwd=paths.dir, env=child_env(state.environment))
                     except OSError as exc:

@@ -15,9 +15,8 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -25,7 +24,6 @@ from typing import Any, BinaryIO, Literal
 from dtsctl.emulator.local import ENV_DYNAMIC_TASK_HUBS, ENV_TASK_HUB_NAMES
 from dtsctl.emulator.model import EmulatorError
 from dtsctl.emulator.ports import HAS_PROC
-from dtsctl.sigsafe import handling
 
 POLL_INTERVAL = 0.05
 KILL_WAIT = 5.0  # seconds to wait for the exit after SIGKILL
@@ -212,21 +210,6 @@ def child_env(environment: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def ctrl_c_deferred() -> Iterator[None]:
-    """Ctrl-C inside the block takes effect at its end: a Popen interrupted half-way would leave a
-    server running that no state file records. Put the assignment of spawn()'s result inside it
-    too, so that the caller always has the process to clean up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed: list[int] = []
-    with handling([signal.SIGINT], lambda signum, _frame: pressed.append(signum)) as previous:
-        yield
-    if pressed and callable(previous[signal.SIGINT]):
-        previous[signal.SIGINT](signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
-
-
 def _detach_kwargs() -> dict[str, Any]:
     if os.name == "nt":
         flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(subprocess, "DETACHED_PROCESS", 0)
@@ -236,7 +219,7 @@ def _detach_kwargs() -> dict[str, Any]:
 
 def spawn(command: list[str], *, log: BinaryIO, cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start `command` in a session of its own (it outlives this CLI), output to `log`, and
-    register it in CHILDREN (call it inside ctrl_c_deferred). OSError when it cannot start."""
+    register it in CHILDREN (call it inside sigsafe.interrupts_deferred). OSError when it cannot start."""
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             cwd=str(cwd), env=dict(env), close_fds=True, **_detach_kwargs())
     CHILDREN[proc.pid] = proc
