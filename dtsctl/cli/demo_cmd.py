@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from dtsctl.cli.common import Cx, command, finite, group
-from dtsctl.cli.emulator_cmd import EngineOpt, EngineOption, NameOpt
+from dtsctl.cli.emulator_cmd import EMULATOR, EmulatorRef
 from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME, DEFAULT_TASK_HUB
 from dtsctl.errors import ExitCode
 from dtsctl.output.render import TextWriter, compact_json
@@ -41,15 +41,15 @@ def next_steps(result: Any, name: str, port: int) -> list[str]:
     return steps
 
 
-@command(app, "demo")
+@command(app, "demo", options={"emu": EMULATOR})
 def demo(
     cx: Cx,
-    engine: EngineOption = EngineOpt.auto,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the emulator running afterwards (with the demo's instances).")] = False,
     port: Annotated[int, typer.Option(help="Host port of the emulator's gRPC endpoint.")] = DEFAULT_GRPC_PORT,
-    name: NameOpt = DEFAULT_NAME,
     timeout: Annotated[float, typer.Option(help="Seconds the three samples get to finish.", min=1,
                                                  callback=finite)] = 60.0,
+    *,
+    emu: EmulatorRef,
 ) -> None:
     """Try DTS in one command: start the emulator, host the samples, run a chain, a fan-out and an approval.
 
@@ -59,16 +59,18 @@ def demo(
 
     Exit code 0 when all three completed as expected, 1 otherwise.
     """
-    from dtsctl.cli.emulator_cmd import _PullBars
     from dtsctl.emulator.service import Engines
+    from dtsctl.output.progress import PullBars
     from dtsctl.samples.demo import run_demo
+
+    name = emu.name
 
     def phase(text: str) -> None:
         cx.streams.say(f"demo: {text}")
 
-    bars = _PullBars(cx)
+    bars = PullBars(cx.streams)
     try:
-        result = run_demo(Engines(), name=name, port=port, choice=engine.value, keep=keep, timeout=timeout,
+        result = run_demo(Engines(), name=name, port=port, choice=emu.engine, keep=keep, timeout=timeout,
                           phase=phase, progress=bars, protect=interrupts_deferred, worker_log=cx.streams.say)
     finally:
         bars.close()

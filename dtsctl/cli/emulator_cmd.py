@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
-from typing import Annotated, Optional
+from dataclasses import dataclass
+from typing import Annotated, Literal, Optional, get_args
 
 import typer
 
 from dtsctl.cli.common import Cx, command, finite, group
+from dtsctl.cli.options import Option, OptionSet
 from dtsctl.emulator.model import (
     DEFAULT_BIND,
     DEFAULT_DASHBOARD_PORT,
@@ -20,8 +21,11 @@ from dtsctl.emulator.model import (
     EmulatorError,
     EmulatorInfo,
     EmulatorSpec,
+    EngineChoice,
+    PullPolicy,
 )
 from dtsctl.errors import ExitCode, UsageError
+from dtsctl.output.progress import PullBars, Spinner
 from dtsctl.output.render import TextWriter, shell_quote
 from dtsctl.times import two_units
 
@@ -36,28 +40,25 @@ NO_DASHBOARD = ("The local engine serves no dashboard: 'dtsctl instance list' an
 CONNECTION_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
 
 
-class EngineOpt(str, Enum):
-    auto = "auto"
-    docker = "docker"
-    local = "local"
+ShellChoice = Literal["bash", "zsh", "fish", "powershell"]
 
 
-class PullOpt(str, Enum):
-    missing = "missing"
-    always = "always"
-    never = "never"
+@dataclass(frozen=True)
+class EmulatorRef:
+    """Which emulator a command means: --name, and --engine to look on."""
+
+    name: str = DEFAULT_NAME
+    engine: EngineChoice = "auto"
 
 
-class ShellOpt(str, Enum):
-    bash = "bash"
-    zsh = "zsh"
-    fish = "fish"
-    powershell = "powershell"
-
-
-NameOpt = Annotated[str, typer.Option("--name", help="The emulator's name (its container name on Docker).")]
-EngineOption = Annotated[EngineOpt, typer.Option("--engine", help="auto: Docker when an engine answers, else local.",
-                                                 case_sensitive=False)]
+EMULATOR = OptionSet(
+    options=(
+        Option("name", str, DEFAULT_NAME, ("--name",), "The emulator's name (its container name on Docker)."),
+        Option("engine", EngineChoice, "auto", ("--engine",), "auto: Docker when an engine answers, else local.",
+               {"case_sensitive": False}),
+    ),
+    build=lambda values, _given: EmulatorRef(values["name"], values["engine"]),
+)
 
 
 def _engines():
@@ -85,62 +86,6 @@ def _show_log_tail(cx: Cx, exc: EmulatorError) -> None:
         cx.streams.stderr.write("--- last log lines ---\n" + tail + "\n----------------------\n")
 
 
-class _Spinner:
-    """A spinner with the current phase on stderr, only on a terminal and only for text output."""
-
-    def __init__(self, cx: Cx) -> None:
-        self.cx = cx
-        self.status = None
-
-    def __enter__(self) -> "_Spinner":
-        if self.cx.streams.stderr_is_terminal:
-            self.status = self.cx.streams.err.status("starting", spinner="dots")
-            self.status.__enter__()
-        return self
-
-    def phase(self, text: str) -> None:
-        if self.status is not None:
-            self.status.update(text)
-        elif self.cx.style.debug:
-            self.cx.streams.stderr.write(f"{text}\n")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.__exit__(None, None, None)
-
-
-class _PullBars:
-    """Per-layer pull progress (bytes) on stderr: Rich bars on a terminal, a line per finished layer else."""
-
-    def __init__(self, cx: Cx) -> None:
-        self.cx = cx
-        self.progress = None
-        self.tasks: dict[str, int] = {}
-        self.last: dict[str, str] = {}
-
-    def __call__(self, layer: str, status: str, current: int | None, total: int | None) -> None:
-        if not self.cx.streams.stderr_is_terminal:
-            # One line each time a layer changes state (not per byte tick).
-            if self.last.get(layer) != status:
-                self.last[layer] = status
-                self.cx.streams.stderr.write(f"pull: {layer}: {status}\n")
-            return
-        if self.progress is None:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
-
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                     console=self.cx.streams.err, transient=True)
-            self.progress.start()
-        if layer not in self.tasks:
-            self.tasks[layer] = self.progress.add_task(f"{layer} {status}", total=total or None)
-        self.progress.update(self.tasks[layer], description=f"{layer} {status}", completed=current or 0,
-                             total=total or None)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
 def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
     if info.engine == "docker":
         where = f"container {info.name} ({info.container_id})"
@@ -157,14 +102,12 @@ def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
     ]
 
 
-@command(app, "up")
+@command(app, "up", options={"emu": EMULATOR})
 def up(
     cx: Cx,
-    name: NameOpt = DEFAULT_NAME,
-    engine: EngineOption = EngineOpt.auto,
     tag: Annotated[str, typer.Option(help=f"Image tag of {DEFAULT_IMAGE_REPO}.")] = DEFAULT_TAG,
     image: Annotated[Optional[str], typer.Option(help="Full image reference (a mirror, a private registry); overrides --tag.", show_default=False)] = None,
-    pull: Annotated[PullOpt, typer.Option(help="When to pull the image.", case_sensitive=False)] = PullOpt.missing,
+    pull: Annotated[PullPolicy, typer.Option(help="When to pull the image.", case_sensitive=False)] = "missing",
     port: Annotated[int, typer.Option(help="Host port for gRPC (the container's 8080).")] = DEFAULT_GRPC_PORT,
     dashboard_port: Annotated[int, typer.Option(help="Host port for the dashboard (the container's 8082).")] = DEFAULT_DASHBOARD_PORT,
     bind: Annotated[str, typer.Option(help="Host address the ports listen on; 0.0.0.0 exposes them to the network.")] = DEFAULT_BIND,
@@ -175,21 +118,23 @@ def up(
                                                  callback=finite)] = 60.0,
     recreate: Annotated[bool, typer.Option("--recreate", help="Remove an existing emulator of this name first (its state is lost).")] = False,
     keep_on_failure: Annotated[bool, typer.Option("--keep-on-failure", help="Leave a failed emulator in place to inspect it.")] = False,
+    *,
+    emu: EmulatorRef,
 ) -> None:
     """Start the emulator (or find it running), wait until it answers, and print what an app needs."""
     from dtsctl.emulator import service
 
     spec = service.check_spec(EmulatorSpec(
-        name=name, port=port, dashboard_port=dashboard_port, bind=bind,
+        name=emu.name, port=port, dashboard_port=dashboard_port, bind=bind,
         task_hubs=tuple(task_hub or (DEFAULT_TASK_HUB,)), dynamic_task_hubs=dynamic_task_hubs, env=_parse_env(env),
-        image=image or f"{DEFAULT_IMAGE_REPO}:{tag}", pull=pull.value,
+        image=image or f"{DEFAULT_IMAGE_REPO}:{tag}", pull=pull,
     ))
     if spec.bind in ("0.0.0.0", "::"):
         cx.warn(f"--bind {spec.bind} exposes the emulator to the network; it has no authentication.")
-    bars = _PullBars(cx)
+    bars = PullBars(cx.streams)
     try:
-        with _Spinner(cx) as spinner:
-            result = service.up(spec, _engines(), choice=engine.value, timeout=timeout, recreate=recreate,
+        with Spinner(cx.streams, debug=cx.style.debug) as spinner:
+            result = service.up(spec, _engines(), choice=emu.engine, timeout=timeout, recreate=recreate,
                                 keep_on_failure=keep_on_failure, progress=bars, phase=spinner.phase)
     except EmulatorError as exc:
         bars.close()
@@ -215,17 +160,18 @@ def up(
     cx.emit(doc, human)
 
 
-@command(app, "down")
+@command(app, "down", options={"emu": EMULATOR})
 def down(
     cx: Cx,
-    name: NameOpt = DEFAULT_NAME,
     keep: Annotated[bool, typer.Option("--keep", help="Only stop it (keep the container or state to start again).")] = False,
-    engine: EngineOption = EngineOpt.auto,
+    *,
+    emu: EmulatorRef,
 ) -> None:
     """Stop and remove the emulator (exit 0 when there is nothing to remove)."""
     from dtsctl.emulator import service
 
-    result = service.down(_engines(), name, keep=keep, choice=engine.value)
+    name = emu.name
+    result = service.down(_engines(), name, keep=keep, choice=emu.engine)
     text = {
         "nothing": f"No emulator named '{name}'; nothing to do.",
         "stopped": f"Stopped '{name}' ({result.engine} engine); 'dtsctl emulator up' starts it again.",
@@ -234,13 +180,14 @@ def down(
     cx.emit(result.to_dict(), lambda w: w.line(text))
 
 
-@command(app, "status")
-def status(cx: Cx, name: NameOpt = DEFAULT_NAME, engine: EngineOption = EngineOpt.auto) -> None:
+@command(app, "status", options={"emu": EMULATOR})
+def status(cx: Cx, *, emu: EmulatorRef) -> None:
     """State, readiness (gRPC Hello), ports, image, uptime and task hubs. Exit 0 only when running and ready."""
     from dtsctl.emulator import service
 
     engines = _engines()
-    info = service.status(engines, name, engine.value)
+    name = emu.name
+    info = service.status(engines, name, emu.engine)
     if info is None:
         doc = {"engine": None, "name": name, "status": "absent", "ready": False}
         cx.emit(doc, lambda w: w.line(f"No emulator named '{name}'. Start one: dtsctl emulator up"
@@ -273,19 +220,19 @@ def status(cx: Cx, name: NameOpt = DEFAULT_NAME, engine: EngineOption = EngineOp
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-@command(app, "logs")
+@command(app, "logs", options={"emu": EMULATOR})
 def logs(
     cx: Cx,
-    name: NameOpt = DEFAULT_NAME,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until the emulator stops (Ctrl-C to leave).")] = False,
     tail: Annotated[Optional[int], typer.Option(help="Only the last N lines.", min=0, show_default=False)] = None,
-    engine: EngineOption = EngineOpt.auto,
+    *,
+    emu: EmulatorRef,
 ) -> None:
     """Print the emulator's log."""
     from dtsctl.emulator import service
     from dtsctl.output import render
 
-    lines = service.logs(_engines(), name, follow=follow, tail=tail, choice=engine.value)
+    lines = service.logs(_engines(), emu.name, follow=follow, tail=tail, choice=emu.engine)
     if cx.output.streams_records:
         render.emit_jsonl(({"line": line} for line in lines), cx.streams.stdout)
     elif cx.output.is_json:
@@ -297,20 +244,21 @@ def logs(
             out.flush()
 
 
-@command(app, "restart")
+@command(app, "restart", options={"emu": EMULATOR})
 def restart(
     cx: Cx,
-    name: NameOpt = DEFAULT_NAME,
     timeout: Annotated[float, typer.Option(help="Seconds to wait until it answers gRPC Hello.", min=0.1,
                                                  callback=finite)] = 60.0,
-    engine: EngineOption = EngineOpt.auto,
+    *,
+    emu: EmulatorRef,
 ) -> None:
     """Stop and start the emulator again (its in-memory state is lost), then wait until it is ready."""
     from dtsctl.emulator import service
 
+    name = emu.name
     try:
-        with _Spinner(cx) as spinner:
-            result = service.restart(_engines(), name, timeout=timeout, choice=engine.value, phase=spinner.phase)
+        with Spinner(cx.streams, debug=cx.style.debug) as spinner:
+            result = service.restart(_engines(), name, timeout=timeout, choice=emu.engine, phase=spinner.phase)
     except EmulatorError as exc:
         _show_log_tail(cx, exc)
         raise
@@ -319,19 +267,19 @@ def restart(
                                        w.kv(_info_pairs(info))))
 
 
-@command(app, "dashboard")
+@command(app, "dashboard", options={"emu": EMULATOR})
 def dashboard(
     cx: Cx,
-    name: NameOpt = DEFAULT_NAME,
     open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
-    engine: EngineOption = EngineOpt.auto,
+    *,
+    emu: EmulatorRef,
 ) -> None:
     """Print the emulator's dashboard URL (Docker engine only)."""
     from dtsctl.emulator import service
 
-    _, info = service.require(_engines(), name, engine.value)
+    _, info = service.require(_engines(), emu.name, emu.engine)
     url = info.dashboard_url
-    doc = {"name": name, "engine": info.engine, "dashboard_url": url}
+    doc = {"name": emu.name, "engine": info.engine, "dashboard_url": url}
     if url is None:
         cx.emit(doc, lambda w: w.line(NO_DASHBOARD))
         raise typer.Exit(int(ExitCode.FAILED))
@@ -351,27 +299,27 @@ def shell_lines(shell: str, values: dict[str, str]) -> list[str]:
     return [f"export {k}={shell_quote(v, shell)}" for k, v in values.items()]
 
 
-def _default_shell() -> ShellOpt:
+def _default_shell() -> ShellChoice:
     name = os.path.basename(os.environ.get("SHELL", ""))
-    return ShellOpt(name) if name in ShellOpt.__members__ else ShellOpt.bash
+    return name if name in get_args(ShellChoice) else "bash"  # type: ignore[return-value]
 
 
-@command(app, "env")
+@command(app, "env", options={"emu": EMULATOR})
 def env_cmd(
     cx: Cx,
-    name: NameOpt = DEFAULT_NAME,
-    shell: Annotated[Optional[ShellOpt], typer.Option(help="Shell syntax (default: from $SHELL, else bash).", case_sensitive=False, show_default=False)] = None,
-    engine: EngineOption = EngineOpt.auto,
+    shell: Annotated[Optional[ShellChoice], typer.Option(help="Shell syntax (default: from $SHELL, else bash).", case_sensitive=False, show_default=False)] = None,
+    *,
+    emu: EmulatorRef,
 ) -> None:
     """Print the shell lines that point an app at the emulator: eval "$(dtsctl emulator env)"."""
     from dtsctl.emulator import service
 
-    _, info = service.require(_engines(), name, engine.value)
+    _, info = service.require(_engines(), emu.name, emu.engine)
     values = {
         CONNECTION_VAR: info.connection_string,
         # The Python samples read ENDPOINT and TASKHUB.
         "ENDPOINT": info.endpoint,
         "TASKHUB": info.task_hub,
     }
-    lines = shell_lines((shell or _default_shell()).value, values)
+    lines = shell_lines(shell or _default_shell(), values)
     cx.emit(values, lambda w: cx.streams.stdout.write("\n".join(lines) + "\n"))

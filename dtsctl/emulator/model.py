@@ -38,6 +38,8 @@ LABEL_MANAGED = "io.dtsctl.managed"
 LABEL_SETTINGS = "io.dtsctl.settings"  # JSON of EmulatorSpec.settings(), to compare on a later `up`
 
 EngineKind = Literal["docker", "local"]
+#: What --engine asks for: `auto` is Docker when an engine answers, else local.
+EngineChoice = Literal["auto", "docker", "local"]
 PullPolicy = Literal["missing", "always", "never"]
 #: An emulator's state: Docker's container states as the engine reports them ("unknown" when it
 #: reports none), and the local engine's running | stopped (by dtsctl) | exited (on its own, or a

@@ -20,6 +20,7 @@ from dtsctl.emulator.model import (
     EmulatorInfo,
     EmulatorSpec,
     Engine,
+    EngineChoice,
     EngineKind,
     PullProgress,
     StateFolderError,
@@ -27,7 +28,6 @@ from dtsctl.emulator.model import (
 )
 from dtsctl.errors import ExitCode, NotFound, Unreachable, UsageError
 
-EngineChoice = Literal["auto", "docker", "local"]
 #: What `up` (and `restart`) did: made a new emulator, started a stopped one, found it running,
 #: removed and made it again (--recreate), stopped and started it.
 UpAction = Literal["created", "started", "running", "recreated", "restarted"]

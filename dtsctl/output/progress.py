@@ -51,3 +51,60 @@ class ProgressView:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Spinner:
+    """The current phase of a wait, on stderr: a Rich spinner on a terminal; elsewhere nothing, or
+    each phase as a line with --debug."""
+
+    def __init__(self, streams: Streams, *, debug: bool = False) -> None:
+        self.streams, self.debug = streams, debug
+        self.status: Any = None
+
+    def __enter__(self) -> Spinner:
+        if self.streams.stderr_is_terminal:
+            self.status = self.streams.err.status("starting", spinner="dots")
+            self.status.__enter__()
+        return self
+
+    def phase(self, text: str) -> None:
+        if self.status is not None:
+            self.status.update(text)
+        elif self.debug:
+            self.streams.say(text)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(None, None, None)
+
+
+class PullBars:
+    """Per-layer pull progress (bytes) on stderr: Rich bars on a terminal, a line each time a layer
+    changes state elsewhere (not per byte tick). Called as (layer, status, current, total)."""
+
+    def __init__(self, streams: Streams) -> None:
+        self.streams = streams
+        self.progress: Any = None
+        self.tasks: dict[str, Any] = {}
+        self.last: dict[str, str] = {}
+
+    def __call__(self, layer: str, status: str, current: int | None, total: int | None) -> None:
+        if not self.streams.stderr_is_terminal:
+            if self.last.get(layer) != status:
+                self.last[layer] = status
+                self.streams.say(f"pull: {layer}: {status}")
+            return
+        if self.progress is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                     console=self.streams.err, transient=True)
+            self.progress.start()
+        if layer not in self.tasks:
+            self.tasks[layer] = self.progress.add_task(f"{layer} {status}", total=total or None)
+        self.progress.update(self.tasks[layer], description=f"{layer} {status}", completed=current or 0,
+                             total=total or None)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
