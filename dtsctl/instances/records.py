@@ -13,13 +13,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from dtsctl.errors import InvalidInput
 from dtsctl.times import iso
 
 # The protobuf's OrchestrationStatus names, without the ORCHESTRATION_STATUS_ prefix.
-STATUSES = ("PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "FAILED", "TERMINATED", "CONTINUED_AS_NEW", "CANCELED")
+#: A runtime status as dtsctl names it (a number the SDK does not know shows as UNKNOWN_<n>).
+RuntimeStatus = Literal["PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "FAILED", "TERMINATED", "CONTINUED_AS_NEW",
+                        "CANCELED"]
+STATUSES: tuple[str, ...] = get_args(RuntimeStatus)
 TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED", "CANCELED"})
 _PREFIX = "ORCHESTRATION_STATUS_"
 _ALIASES = {"CANCELLED": "CANCELED", "CONTINUEDASNEW": "CONTINUED_AS_NEW"}

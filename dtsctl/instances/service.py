@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from dtsctl import scheduler
 from dtsctl.errors import OperationFailed, Unreachable
@@ -48,13 +48,16 @@ class WaitTimedOut(Unreachable):
         self.record = record
 
 
+Outcome = Literal["done", "skipped"]
+
+
 @dataclass
 class ActionResult:
-    """What a single-instance action did. outcome: done (sent) or skipped (nothing to do)."""
+    """What a single-instance action did: `done` (sent) or `skipped` (nothing to do)."""
 
     action: str
     instance_id: str
-    outcome: str
+    outcome: Outcome
     message: str
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -8,22 +8,24 @@ is, an example input, the exact `dtsctl` command that starts it); it imports not
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-ORCHESTRATION = "orchestration"
-ENTITY = "entity"
+SampleKind = Literal["orchestration", "entity"]
+ORCHESTRATION: SampleKind = "orchestration"
+ENTITY: SampleKind = "entity"
 
 
 def _json_arg(value: Any) -> str:
-    return shlex.quote(json.dumps(value))
+    from dtsctl.output.render import shell_quote
+
+    return shell_quote(json.dumps(value))
 
 
 @dataclass(frozen=True)
 class Sample:
     name: str  # the registered name: orchestration name, or entity name
-    kind: str  # orchestration | entity
+    kind: SampleKind
     pattern: str  # the pattern's name in the DTS documentation
     description: str
     input_example: Any  # a JSON value

@@ -14,9 +14,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME, DEFAULT_TASK_HUB, EmulatorError, EmulatorSpec
+from dtsctl.emulator.model import DEFAULT_GRPC_PORT, DEFAULT_NAME, DEFAULT_TASK_HUB, EmulatorError, EmulatorSpec, EngineKind
 from dtsctl.errors import DtsctlError, OperationFailed
 from dtsctl.instances.records import decode_payload
 
@@ -42,13 +42,13 @@ def _noop(_: str) -> None:
 @dataclass
 class DemoEmulator:
     name: str
-    engine: str | None  # docker | local | None (another emulator answering on the port)
+    engine: EngineKind | None  # None: another emulator answering on the port
     endpoint: str
     task_hub: str
     connection_string: str
-    action: str  # created | started | reused | external
+    action: Literal["created", "started", "reused", "external"]
     engine_reason: str = ""
-    left: str = "running"  # what it is after the demo: removed | stopped | running
+    left: Literal["removed", "stopped", "running"] = "running"  # what it is after the demo
 
     @property
     def ours(self) -> bool:
