@@ -35,3 +35,12 @@ ROLE_NAMES = {
     WORKER_ROLE_ID: "Durable Task Worker",
     DATA_READER_ROLE_ID: "Durable Task Data Reader",
 }
+
+# Azure Resource Manager (section 5): the public cloud's endpoint, and the token scope per ARM host
+# (the sovereign clouds have their own).
+ARM_ENDPOINT = "https://management.azure.com"
+ARM_SCOPES = {
+    "management.azure.com": "https://management.azure.com/.default",
+    "management.usgovcloudapi.net": "https://management.usgovcloudapi.net/.default",
+    "management.chinacloudapi.cn": "https://management.chinacloudapi.cn/.default",
+}

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dtsctl.doctor.context import Context
-from dtsctl.dts import DATA_CONTRIBUTOR_ROLE_ID, ROLE_NAMES
+from dtsctl.dts import ARM_SCOPES, DATA_CONTRIBUTOR_ROLE_ID, ROLE_NAMES
 from dtsctl.doctor.model import Outcome, failed, passed, skipped, warned
 from dtsctl.times import parse_iso
 
@@ -23,15 +23,10 @@ SCHEDULER_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DurableTask/schedulers/(?P<name>[^/]+)/?$",
     re.IGNORECASE,
 )
-CLOUD_SCOPES = {  # ARM host -> token scope
-    "management.usgovcloudapi.net": "https://management.usgovcloudapi.net/.default",
-    "management.chinacloudapi.cn": "https://management.chinacloudapi.cn/.default",
-}
-
-
 def arm_scope(arm_endpoint: str) -> str:
+    """The token scope for ARM at `arm_endpoint` (a stand-in on loopback: the public cloud's)."""
     host = urlsplit(arm_endpoint).hostname or ""
-    return CLOUD_SCOPES.get(host, "https://management.azure.com/.default")
+    return ARM_SCOPES.get(host, ARM_SCOPES["management.azure.com"])
 
 
 def _normal_endpoint(url: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 from dtsctl.config.target import Target
 from dtsctl.connection.endpoint import is_loopback_host
+from dtsctl.dts import ARM_ENDPOINT
 
-ARM_DEFAULT = "https://management.azure.com"
 ARM_ENV = "DTSCTL_ARM_ENDPOINT"
 
 
@@ -66,7 +66,7 @@ class Context:
 
     @property
     def arm_endpoint(self) -> str:
-        return (self.options.arm_endpoint or self.env.get(ARM_ENV) or ARM_DEFAULT).rstrip("/")
+        return (self.options.arm_endpoint or self.env.get(ARM_ENV) or ARM_ENDPOINT).rstrip("/")
 
     @property
     def wants_arm(self) -> bool:
