@@ -202,6 +202,29 @@ def test_down_stops_a_server_whose_state_file_was_lost(state) -> None:
             orphan.wait()
 
 
+def test_up_stops_a_server_no_file_names_before_it_starts_its_own(state) -> None:
+    """What `up` killed -9 between starting its server and writing the pid leaves once a later `up`
+    has removed the folder: a server that neither a state file nor a ready file names. The next
+    `up` on its port finds it by its command line and stops it, instead of failing 'port in use'."""
+    folder, env = state
+    home = folder / "local" / "lost"
+    home.mkdir(parents=True)
+    port = free_port()
+    lost = start_server(home / "ready.json", port=port, cwd=home)
+    try:
+        (home / "ready.json").unlink()  # no file names it any more
+        r = run_dtsctl("emulator", "up", "--engine", "local", "--name", "lost", "--port", str(port), "-o", "json",
+                       env=env)
+        assert r.returncode == 0, r.stderr
+        assert lost.wait(15) == 0  # stopped gracefully, by SIGTERM
+        assert status_of(env, "lost")[1]["ready"] is True
+        down_and_check_gone(folder, env, "lost", servers_under(folder))
+    finally:
+        if lost.poll() is None:
+            lost.kill()
+            lost.wait()
+
+
 # --------------------------------------------------------------------------- finding: secrets from --env
 
 def test_env_secrets_are_kept_in_private_files(state) -> None:

@@ -162,9 +162,11 @@ class LocalEngine:
         return process if process.running() else None
 
     def _kill_recorded(self, paths: StatePaths, state: LocalState | None) -> None:
-        """Stop the server the state file names, and one only the ready file still names."""
+        """Stop the server the state file names, one only the ready file still names, and any
+        started for this emulator that neither names (its starter was killed before recording it)."""
         recorded = self._process(state) if state is not None else None
-        for process in (recorded, self._orphan(paths)):
+        unrecorded = ServerProcess.unrecorded(self.server_marker, str(paths.ready))
+        for process in (recorded, self._orphan(paths), *unrecorded):
             if process is not None and process.running():
                 process.terminate(10.0)
                 process.forget()

@@ -154,6 +154,21 @@ class ServerProcess:
     def running(self) -> bool:
         return self.probe()[0] == "running"
 
+    @classmethod
+    def unrecorded(cls, marker: str, ready_file: str) -> list[ServerProcess]:
+        """Servers started for `ready_file` that no file records: a `dtsctl emulator up` killed
+        (SIGKILL) after starting its server and before writing its pid, whose server then lost its
+        ready file with the folder. Found by command line; only where /proc lists processes."""
+        if not HAS_PROC:
+            return []
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                process = cls(int(entry), marker, ready_file)
+                if process.running():
+                    found.append(process)
+        return found
+
     def _wait_gone(self, timeout: float) -> tuple[bool, int | None]:
         deadline = time.monotonic() + timeout
         while True:
