@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from .arm_errors import ArmError, Reply, Req, invalid_content
@@ -324,15 +324,8 @@ class ArmWrites:
                            "Cannot delete resource while nested resources exist. Some existing nested resource IDs "
                            "include: " + ", ".join(f"'{m.task_hub_id(h.name, sched)}'" for h in sched.task_hubs[:5])
                            + ". Please delete all nested resources before deleting this resource.")
-        sched.provisioning_state = "Deleting"
-
-        def gone() -> None:
-            if sched in m.schedulers:
-                m.schedulers.remove(sched)
-
-        op = self._start(m, sid, "schedulers", "delete", sched.location, gone,
-                         lambda: setattr(sched, "provisioning_state", "Failed"))
-        return 202, None, self.location_headers(m, op, req)
+        return self._begin_delete(m, req, sid, "schedulers", sched.location, sched, "provisioning_state",
+                                  lambda: sched in m.schedulers and m.schedulers.remove(sched))
 
     # -- task hubs -----------------------------------------------------------------------------
     def put_task_hub(self, m: AzureModel, req: Req, sched: SchedulerModel, name: str) -> Reply:
@@ -362,16 +355,8 @@ class ArmWrites:
         self._deny_write(m, req, f"{SCHEDULERS}/taskHubs/delete", hid)
         if hub is None:
             return 204, None, {}
-        self._not_busy(m, hid)
-        hub.provisioning_state = "Deleting"
-
-        def gone() -> None:
-            if hub in sched.task_hubs:
-                sched.task_hubs.remove(hub)
-
-        op = self._start(m, hid, "taskHubs", "delete", sched.location, gone,
-                         lambda: setattr(hub, "provisioning_state", "Failed"))
-        return 202, None, self.location_headers(m, op, req)
+        return self._begin_delete(m, req, hid, "taskHubs", sched.location, hub, "provisioning_state",
+                                  lambda: hub in sched.task_hubs and sched.task_hubs.remove(hub))
 
     # -- the retention policy (the singleton retentionPolicies/default) ------------------------------
     def put_retention(self, m: AzureModel, req: Req, sched: SchedulerModel, patch: bool = False) -> Reply:
@@ -401,11 +386,16 @@ class ArmWrites:
         self._deny_write(m, req, f"{SCHEDULERS}/retentionPolicies/delete", rid)
         if sched.retention is None:
             return 204, None, {}
-        self._not_busy(m, rid)
-        sched.retention_state = "Deleting"
-        op = self._start(m, rid, "retentionPolicies", "delete", sched.location,
-                         lambda: setattr(sched, "retention", None),
-                         lambda: setattr(sched, "retention_state", "Failed"))
+        return self._begin_delete(m, req, rid, "retentionPolicies", sched.location, sched, "retention_state",
+                                  lambda: setattr(sched, "retention", None))
+
+    def _begin_delete(self, m: AzureModel, req: Req, resource_id: str, rtype: str, location: str,
+                      owner: Any, state_attr: str, gone: Callable[[], Any]) -> Reply:
+        """202 + Location; ``owner.<state_attr>`` is Deleting until ``gone()`` (success) or Failed."""
+        self._not_busy(m, resource_id)
+        setattr(owner, state_attr, "Deleting")
+        op = self._start(m, resource_id, rtype, "delete", location, gone,
+                         lambda: setattr(owner, state_attr, "Failed"))
         return 202, None, self.location_headers(m, op, req)
 
     @staticmethod
