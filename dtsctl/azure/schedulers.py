@@ -187,13 +187,17 @@ class SchedulerSpec:
         return body
 
 
+def check_capacity_range(capacity: int | None) -> None:
+    if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
+        raise UsageError(f"--capacity {capacity} is out of range: a Dedicated scheduler takes 1 to {MAX_CAPACITY} units.")
+
+
 def check_capacity(sku: str, capacity: int | None) -> list[str]:
     """Warnings for a valid SKU and capacity; UsageError for an invalid one."""
     if capacity is not None and sku != "Dedicated":
         raise UsageError("--capacity applies only to the Dedicated SKU; Consumption scales by itself.",
                          hint="Drop --capacity, or add --sku dedicated.")
-    if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
-        raise UsageError(f"--capacity {capacity} is out of range: a Dedicated scheduler takes 1 to {MAX_CAPACITY} units.")
+    check_capacity_range(capacity)
     if sku == "Dedicated" and (capacity or 1) < MAX_CAPACITY:
         return [f"Zone redundancy needs {MAX_CAPACITY} capacity units; this scheduler gets {capacity or 1}."]
     return []

@@ -175,6 +175,8 @@ def _allowlist(cx: Cx, allow: list[str] | None, allow_my_ip: bool) -> list[str]:
     return entries
 
 
+CapacityOpt = Annotated[Optional[int], typer.Option("--capacity", help="Dedicated capacity units, 1 to 3.",
+                                                    show_default=False)]
 AllowOpt = Annotated[Optional[list[str]], typer.Option("--allow", help="An address or CIDR range to let in (repeatable).",
                                                        show_default=False)]
 MyIpOpt = Annotated[bool, typer.Option("--allow-my-ip", help="Let this machine's public address in (asked of an IP echo service).")]
@@ -192,8 +194,7 @@ def create(
                                                     show_default=False)] = None,
     sku: Annotated[SkuChoice, typer.Option("--sku", help="Consumption (pay per use) or Dedicated (capacity units).",
                                            case_sensitive=False)] = "consumption",
-    capacity: Annotated[Optional[int], typer.Option("--capacity", help="Dedicated capacity units, 1 to 3.",
-                                                    show_default=False)] = None,
+    capacity: CapacityOpt = None,
     allow: AllowOpt = None,
     allow_my_ip: MyIpOpt = False,
     deny_all: DenyAllOpt = False,
@@ -269,8 +270,7 @@ def _report(cx: Cx, outcome: Any, name: str) -> None:
 def update(
     cx: Cx,
     name: Annotated[Optional[str], typer.Argument(help=SCHEDULER_ARG, show_default=False)] = None,
-    capacity: Annotated[Optional[int], typer.Option("--capacity", help="Dedicated capacity units, 1 to 3.",
-                                                    show_default=False)] = None,
+    capacity: CapacityOpt = None,
     allow: AllowOpt = None,
     disallow: Annotated[Optional[list[str]], typer.Option("--disallow", help="An address or range to remove from the "
                                                           "IP allowlist (repeatable).", show_default=False)] = None,
@@ -289,8 +289,7 @@ def update(
     """
     from dtsctl.azure import schedulers
 
-    if capacity is not None and not 1 <= capacity <= 3:
-        raise UsageError(f"--capacity {capacity} is out of range: a Dedicated scheduler takes 1 to 3 units.")
+    schedulers.check_capacity_range(capacity)
     tags = parse_tags(tag)
     disallowed = schedulers.check_allow(disallow)
     allowed = schedulers.check_allow(allow)
