@@ -20,7 +20,8 @@ FAST = {"DTSCTL_ARM_POLL_SECONDS": "0.05"}  # the kit's operations finish in a p
 
 
 def dts(kit, *args: str, **env: str):
-    r = kit.run_dtsctl(*args, **{**FAST, **env})
+    """dtsctl signed in as the operator (the kit's `model.operator`), not as the app."""
+    r = kit.run_dtsctl(*args, **{**FAST, **kit.operator_env(), **env})
     assert "Traceback" not in r.stderr, r.stderr
     return r
 
@@ -133,7 +134,7 @@ def test_a_name_in_two_groups_needs_the_group(azure_loop) -> None:
 
 
 def test_authorization_failed_names_the_action_and_a_role(azure_loop) -> None:
-    azure_loop.model.arm_denied_principals.add(azure_loop.model.system_identity.principal_id)
+    azure_loop.model.arm_denied_principals.add(azure_loop.model.operator.principal_id)
     r = dts(azure_loop, "scheduler", "list", "--subscription", azure_loop.model.subscription_id)
     assert r.returncode == 5, r.stderr
     assert "AuthorizationFailed" in r.stderr and "Microsoft.DurableTask/schedulers/read" in r.stderr
@@ -147,6 +148,9 @@ def test_subscription_from_the_environment_and_no_token(azure_loop) -> None:
     r = dts(azure_loop, "scheduler", "list", "-o", "json", AZURE_SUBSCRIPTION_ID=sub)
     assert r.returncode == 0 and len(json.loads(r.stdout)) == 1
     assert not any(req.path == "/subscriptions" for req in azure_loop.arm_requests)
+    assert {req.principal_id for req in azure_loop.arm_requests} == {azure_loop.model.operator.principal_id}
+    r = dts(azure_loop, "scheduler", "list", "--auth", "managedidentity", "-o", "json")
+    assert r.returncode == 0 and azure_loop.arm_requests[-1].principal_id == azure_loop.model.operator.principal_id
     # Without a managed identity announced, DefaultAzureCredential never probes 169.254.169.254.
     env = azure_loop.env(**FAST)
     del env["IDENTITY_ENDPOINT"]
@@ -267,7 +271,7 @@ def test_a_failed_operation_reports_its_error(azure_loop) -> None:
 
 
 def test_write_denied_names_the_write_action(azure_loop) -> None:
-    azure_loop.model.arm_write_denied_principals.add(azure_loop.model.system_identity.principal_id)
+    azure_loop.model.arm_write_denied_principals.add(azure_loop.model.operator.principal_id)
     r = dts(azure_loop, "scheduler", "create", "dts-new", "-g", GROUP, "-l", "westus2", "--allow", "10.0.0.0/8")
     assert r.returncode == 5, r.stderr
     assert "Microsoft.DurableTask/schedulers/write" in r.stderr and "Contributor" in r.stderr

@@ -14,7 +14,8 @@ FAST = {"DTSCTL_ARM_POLL_SECONDS": "0.05"}
 
 
 def dts(kit, *args: str, **env: str):
-    r = kit.run_dtsctl(*args, **{**FAST, **env})
+    """dtsctl signed in as the operator (the kit's `model.operator`), not as the app."""
+    r = kit.run_dtsctl(*args, **{**FAST, **kit.operator_env(), **env})
     assert "Traceback" not in r.stderr, r.stderr
     return r
 
@@ -75,6 +76,6 @@ def test_create_no_wait_and_write_denied(azure_loop) -> None:
     doc = json.loads(r.stdout)
     assert doc["action"] == "started" and doc["operation"]["status"] == "InProgress"
     azure_loop.model.arm_lro_hold = False
-    azure_loop.model.arm_write_denied_principals.add(azure_loop.model.system_identity.principal_id)
+    azure_loop.model.arm_write_denied_principals.add(azure_loop.model.operator.principal_id)
     r = dts(azure_loop, "taskhub", "create", "denied", "--scheduler", "dts-loop")
     assert r.returncode == 5 and "Microsoft.DurableTask/schedulers/taskHubs/write" in r.stderr
