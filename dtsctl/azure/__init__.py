@@ -11,5 +11,6 @@ imported inside the functions that need it, so that start-up and the other comma
     lro.py        long-running operations: poll every 2 s, --timeout, --no-wait, Ctrl-C
     schedulers.py list, show, create, update, delete; naming a scheduler by name, id or endpoint
     taskhubs.py   list, show, create, delete
+    retention.py  the retention policy: show, set, clear, and what a new one would purge
     myip.py       this machine's public address, from an IP echo service over HTTPS
 """

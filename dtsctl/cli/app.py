@@ -26,6 +26,7 @@ COMMAND_MODULES = {
     "demo": "dtsctl.cli.demo_cmd",
     "scheduler": "dtsctl.cli.scheduler_cmd",
     "taskhub": "dtsctl.cli.taskhub_cmd",
+    "retention": "dtsctl.cli.retention_cmd",
 }
 
 
