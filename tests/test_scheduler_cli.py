@@ -160,9 +160,11 @@ def test_subscription_from_the_environment_and_no_token(azure_loop) -> None:
     assert r.returncode == 5 and "IDENTITY_ENDPOINT" in r.stderr
 
 
-def test_the_light_commands_still_import_no_azure(azure_loop) -> None:
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["scheduler", "create", "--help"],
+                                  ["connection", "validate", "Endpoint=http://localhost:8080;Authentication=None;TaskHub=default"]])
+def test_the_light_commands_still_import_no_azure(args: list[str]) -> None:
     code = ("import sys\nimport dtsctl.cli.app as cli\ncli._exit_now = lambda code: None\n"
-            "sys.argv = ['dtsctl', 'scheduler', 'create', '--help']\ncli.main()\n"
+            f"sys.argv = ['dtsctl', *{args!r}]\ncli.main()\n"
             "sys.stderr.write('AZ=' + ','.join(m for m in sys.modules if m.startswith('azure')) + '\\n')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert "AZ=\n" in r.stderr, r.stderr
