@@ -11,7 +11,9 @@ Real servers on 127.0.0.1 (ephemeral ports), all reading one mutable :class:`~az
 - an HTTPS ARM server: subscriptions, resource groups, schedulers, task hubs, retention policies,
   role assignments and role definitions in ARM's JSON shapes, with ARM's writes and long-running
   operations for groups, schedulers, task hubs and retention (:mod:`azureloop.arm`,
-  :mod:`azureloop.arm_writes`, :mod:`azureloop.lro`);
+  :mod:`azureloop.arm_writes`, :mod:`azureloop.lro`), role assignment writes that reach the front after
+  ``rbac_propagation_seconds``, and look-ups of user-assigned identities and of apps' system-assigned
+  identities (:mod:`azureloop.arm_access`);
 - a network guard refusing any non-loopback resolution, connection or gRPC channel, in the test
   process and (through ``env()``) in every Python subprocess (:mod:`azureloop.guard`).
 
@@ -46,7 +48,11 @@ audience=, tenant_id=, status=)``, ``arm_denied_principals``, ``arm_page_size``,
 scheduler's ``retention``; ARM writes: ``arm_write_denied_principals``, ``arm_throttle_next``/
 ``arm_throttle_retry_after``, ``arm_lro_polls`` (default 1), ``arm_lro_seconds``, ``arm_lro_hold``,
 ``fail_next_operation(code, message, status=, resource_type=, http_status=)``, ``finish_operations()``,
-``arm_retry_after``, ``arm_locations``; ``operations`` (every operation started, by id).
+``arm_retry_after``, ``arm_locations``; ``operations`` (every operation started, by id); access:
+``arm_rbac_write_denied_principals`` (may write resources, not assign roles), ``rbac_propagation_seconds``
+(an ARM grant or revoke reaches the front that much later), ``add_app(kind, name, group, identity=)``
+(a Function/Web/Container App; returns its system-assigned Identity), ``add_user_identity(name,
+resource_group=)``, ``add_principal(type)`` (a user or group oid ARM accepts), ``apps``.
 The front serves one endpoint: schedulers created through ARM get it (see :mod:`azureloop.front`).
 
 Pitfalls

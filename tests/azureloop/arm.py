@@ -29,8 +29,14 @@ recorded but any value accepted; ``{rg}`` = ``/subscriptions/{s}/resourceGroups/
                                                                         with the resource (PATCH), 204 (DELETE), or
                                                                         the failure's status and error
     GET     {scope}/providers/Microsoft.Authorization/roleAssignments[?$filter=...]   role assignments
-    GET     {scope}/providers/Microsoft.Authorization/roleAssignments/{name}
+    GET|PUT|DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{name}
+                                                                        PUT 201 (200: the same grant again),
+                                                                        DELETE 200 with it (204: absent); see
+                                                                        :mod:`azureloop.arm_access`
     GET     {scope}/providers/Microsoft.Authorization/roleDefinitions[/{guid}] [?$filter=roleName eq '...']
+    GET     {rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}   principalId, clientId, tenantId
+    GET     {rg}/providers/Microsoft.Web/sites/{name}                   a Function/Web App and its identity
+    GET     {rg}/providers/Microsoft.App/containerApps/{name}           a Container App and its identity
 
 Every GET of an operation URL is a poll (see :mod:`azureloop.lro` for when an operation finishes:
 ``arm_lro_polls``, ``arm_lro_seconds``, ``arm_lro_hold``, ``fail_next_operation``). LRO answers carry
@@ -53,8 +59,11 @@ principals in ``model.arm_denied_principals`` (reads and writes) or ``model.arm_
 JSON) and the write validation codes listed in :mod:`azureloop.arm_writes`; 409
 ``AnotherOperationInProgress``, ``CannotDeleteResource``, ``InvalidResourceGroupLocation``; 429
 ``SubscriptionRequestsThrottled`` with ``Retry-After: model.arm_throttle_retry_after`` for the next
-``model.arm_throttle_next`` requests; 405 ``MethodNotAllowed`` for other methods (role assignment
-writes are not served yet).
+``model.arm_throttle_next`` requests; 405 ``MethodNotAllowed`` for other methods. Role assignment
+writes add 409 ``RoleAssignmentExists``, ``RoleAssignmentUpdateNotPermitted``; 400 ``PrincipalNotFound``,
+``RoleDefinitionDoesNotExist``, ``InvalidRoleAssignmentId``, ``InvalidRoleAssignmentScope``,
+``UnmatchedPrincipalType``; 403 ``AuthorizationFailed`` for ``roleAssignments/write|delete`` also for
+``model.arm_rbac_write_denied_principals`` (details and UNVERIFIED marks in :mod:`azureloop.arm_access`).
 """
 
 from __future__ import annotations
@@ -72,6 +81,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from .arm_access import ArmAccess
 from .arm_errors import ArmError, Reply, Req
 from .arm_writes import ArmWrites
 from .model import (
@@ -111,7 +121,7 @@ def _system_data(created: datetime) -> dict[str, Any]:
             "lastModifiedBy": "dtsctl-tests@example.com", "lastModifiedByType": "User", "lastModifiedAt": iso(created)}
 
 
-class ArmServer(RecordingServer[ArmRequest], ArmWrites):
+class ArmServer(RecordingServer[ArmRequest], ArmWrites, ArmAccess):
     def __init__(self, get_model: Callable[[], AzureModel], issuer: TokenIssuer, ssl_context: ssl.SSLContext):
         super().__init__()
         self._get_model = get_model
@@ -176,8 +186,8 @@ class ArmServer(RecordingServer[ArmRequest], ArmWrites):
                 "conditionVersion": None,
                 "createdOn": iso(ra.created_on),
                 "updatedOn": iso(ra.created_on),
-                "createdBy": "4e1c2b3a-0d9f-4e8a-b7c6-d5e4f3a2b1c0",
-                "updatedBy": "4e1c2b3a-0d9f-4e8a-b7c6-d5e4f3a2b1c0",
+                "createdBy": ra.created_by or "4e1c2b3a-0d9f-4e8a-b7c6-d5e4f3a2b1c0",
+                "updatedBy": ra.created_by or "4e1c2b3a-0d9f-4e8a-b7c6-d5e4f3a2b1c0",
                 "delegatedManagedIdentityResourceId": None,
                 "description": None,
             },
@@ -319,7 +329,13 @@ class ArmServer(RecordingServer[ArmRequest], ArmWrites):
         for i in range(len(low) - 1):
             if low[i] == "providers" and low[i + 1] == "microsoft.authorization":
                 scope = "/" + "/".join(segs[:i])
-                return ok(self.authorization(m, scope, segs[i + 2:], path, query, claims))
+                rest_auth = segs[i + 2:]
+                if len(rest_auth) == 2 and rest_auth[0].lower() == "roleassignments":
+                    if method == "PUT":
+                        return self.put_role_assignment(m, req, scope, rest_auth[1])
+                    if method == "DELETE":
+                        return self.delete_role_assignment(m, req, scope, rest_auth[1])
+                return ok(self.authorization(m, scope, rest_auth, path, query, claims))
 
         if low == ["subscriptions"]:
             self._deny(m, claims, "Microsoft.Resources/subscriptions/read", "/")
@@ -352,6 +368,10 @@ class ArmServer(RecordingServer[ArmRequest], ArmWrites):
         group_name = rest[1]
         rg_scope = f"/subscriptions/{m.subscription_id}/resourceGroups/{group_name}"
         rest, rest_low = rest[2:], rest_low[2:]
+        if len(rest) == 4 and rest_low[0] == "providers":
+            found = self.identity_route(m, req, group_name, rest[1], rest[2], rest[3])
+            if found is not None:
+                return found
         group = m.group(group_name)
         if not rest and method == "PUT":
             return self.put_resource_group(m, req, group_name)

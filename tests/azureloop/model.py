@@ -5,16 +5,19 @@ ARM's long-running operations and ARM's write faults.
 Servers read it on every request (under ``model.lock``), so a test changes a field and the next
 call sees it. ``AzureModel.default(front_endpoint)`` is the healthy starting point: one scheduler
 whose IP allowlist admits 127.0.0.1, one task hub ``default``, a system-assigned identity holding
-Durable Task Data Contributor on the scheduler, one user-assigned identity holding no role
-(``id-dtsctl-worker``) and the operator (``id-dtsctl-operator``, a user-assigned identity standing in
-for the person at the keyboard: no role, ARM lets it write unless a knob says otherwise).
-``clear_resources()`` turns it into an empty subscription (no groups, schedulers or assignments).
+Durable Task Data Contributor on the scheduler (the Function App ``app-dtsctl-loop``, in ``apps``),
+one user-assigned identity holding no role (``id-dtsctl-worker``) and the operator
+(``id-dtsctl-operator``, a user-assigned identity standing in for the person at the keyboard: no role,
+ARM lets it write and assign roles unless a knob says otherwise).
+``clear_resources()`` turns it into an empty subscription (no groups, schedulers or assignments;
+identities and apps stay, so tokens keep working).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -93,6 +96,30 @@ class Identity:
     kind: str  # "SystemAssigned" | "UserAssigned"
     resource_id: str
     tenant_id: str | None = None  # None: the model's tenant
+    resource_group: str | None = None  # the group of the identity (user-assigned) or of its app
+
+
+# App kinds add_app() knows: kind -> (ARM resource type, the resource's "kind" property or None)
+APP_KINDS: dict[str, tuple[str, str | None]] = {
+    "functionapp": ("Microsoft.Web/sites", "functionapp"),
+    "webapp": ("Microsoft.Web/sites", "app"),
+    "containerapp": ("Microsoft.App/containerApps", None),
+}
+
+
+@dataclass
+class AppModel:
+    """A Function App, Web App or Container App; ``identity``: its system-assigned identity (None: off)."""
+
+    kind: str  # a key of APP_KINDS
+    name: str
+    resource_group: str
+    location: str = "westus2"
+    identity: Identity | None = None
+
+    @property
+    def resource_type(self) -> str:
+        return APP_KINDS[self.kind][0]
 
 
 @dataclass
@@ -192,6 +219,11 @@ class RoleAssignment:
     principal_type: str = "ServicePrincipal"
     name: str = field(default_factory=lambda: str(uuid.uuid4()))
     propagated: bool = True  # False: ARM lists it, but the data plane does not honour it yet
+    effective_from: float | None = None  # time.time() from which the data plane honours it (None: now)
+    created_by: str | None = None  # the oid of the principal that made it through ARM
+
+    def honoured(self, now: float) -> bool:
+        return self.propagated and (self.effective_from is None or now >= self.effective_from)
 
 
 # ---- the model -------------------------------------------------------------------------------
@@ -213,6 +245,12 @@ class AzureModel:
     generic_denials: bool = False  # every PERMISSION_DENIED carries the same text (no hint of the cause)
     identity_header: str = ""  # the secret the token server expects in X-IDENTITY-HEADER
     operator: Identity | None = None  # the person running dtsctl (also in user_identities)
+    apps: dict[str, AppModel] = field(default_factory=dict)  # by lower-case resource id
+    directory_principals: dict[str, str] = field(default_factory=dict)  # further oids Entra knows -> principalType
+    # ---- role assignment writes (see azureloop.arm_access) ----
+    arm_rbac_write_denied_principals: set[str] = field(default_factory=set)  # may write resources, not assign roles
+    rbac_propagation_seconds: float = 0  # an ARM grant/revoke reaches the data plane this much later
+    revoked_role_assignments: list[tuple[RoleAssignment, float]] = field(default_factory=list)  # honoured until
     resource_groups: dict[str, ResourceGroupModel] = field(default_factory=dict)  # by lower-case name
     # ---- ARM writes (see azureloop.lro and azureloop.arm_writes) ----
     arm_locations: tuple[str, ...] = DTS_LOCATIONS  # where schedulers may be created
@@ -254,6 +292,9 @@ class AzureModel:
             user_identities={worker.client_id: worker, operator.client_id: operator},
             identity_header=identity_header, operator=operator,
             resource_groups={rg.lower(): ResourceGroupModel(rg, "westus2")})
+        for ident in (system, operator, worker):
+            ident.resource_group = rg
+        model.apps[system.resource_id.lower()] = AppModel("functionapp", system.name, rg, identity=system)
         model.assign_role(system.principal_id, DATA_CONTRIBUTOR)
         return model
 
@@ -264,6 +305,7 @@ class AzureModel:
             self.schedulers.clear()
             self.resource_groups.clear()
             self.role_assignments.clear()
+            self.revoked_role_assignments.clear()
             self.operations.clear()
         return self
 
@@ -334,25 +376,71 @@ class AzureModel:
                 return ident
         raise KeyError(name)
 
-    def add_user_identity(self, name: str, client_id: str | None = None, principal_id: str | None = None) -> Identity:
+    def add_user_identity(self, name: str, client_id: str | None = None, principal_id: str | None = None,
+                          resource_group: str | None = None) -> Identity:
+        """A user-assigned identity in ``resource_group`` (default: the model's); ARM serves it at
+        ``{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}``."""
+        rg = resource_group or self.resource_group
         ident = Identity(
             name=name, client_id=client_id or str(uuid.uuid4()), principal_id=principal_id or str(uuid.uuid4()),
-            kind="UserAssigned",
-            resource_id=(f"/subscriptions/{self.subscription_id}/resourcegroups/{self.resource_group}/providers/"
+            kind="UserAssigned", resource_group=rg,
+            resource_id=(f"/subscriptions/{self.subscription_id}/resourcegroups/{rg}/providers/"
                          f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}"))
         with self.lock:
             self.user_identities[ident.client_id] = ident
         return ident
 
+    def add_app(self, kind: str, name: str, resource_group: str | None = None, *, location: str = "westus2",
+                identity: bool = True) -> Identity | None:
+        """A Function App (``kind="functionapp"``), Web App (``"webapp"``) or Container App
+        (``"containerapp"``) with a system-assigned identity (``identity=False``: none; returns None).
+        The identity gets tokens from the kit's token endpoint by its client id, or as *the* app the
+        process runs in after ``model.system_identity = ident`` (requests without a client id)."""
+        if kind not in APP_KINDS:
+            raise ValueError(f"unknown app kind {kind!r}: use one of {sorted(APP_KINDS)}")
+        rg = resource_group or self.resource_group
+        rid = (f"/subscriptions/{self.subscription_id}/resourceGroups/{rg}/providers/{APP_KINDS[kind][0]}/{name}")
+        ident = Identity(name=name, client_id=str(uuid.uuid4()), principal_id=str(uuid.uuid4()),
+                         kind="SystemAssigned", resource_id=rid, resource_group=rg) if identity else None
+        with self.lock:
+            self.apps[rid.lower()] = AppModel(kind, name, rg, location, ident)
+        return ident
+
+    def app(self, resource_type: str, resource_group: str, name: str) -> AppModel | None:
+        """An app by its ARM type (``Microsoft.Web/sites`` ...), group and name (case-insensitive)."""
+        rid = f"/subscriptions/{self.subscription_id}/resourceGroups/{resource_group}/providers/{resource_type}/{name}"
+        with self.lock:
+            return self.apps.get(rid.lower())
+
+    def app_identities(self) -> list[Identity]:
+        with self.lock:
+            return [a.identity for a in self.apps.values() if a.identity is not None]
+
+    def principal_type(self, oid: str) -> str | None:
+        """What Entra ID knows ``oid`` as (managed identities: ServicePrincipal); None: unknown."""
+        with self.lock:
+            known = [*self.user_identities.values(), *self.app_identities(),
+                     *([self.system_identity] if self.system_identity else [])]
+            if any(i.principal_id.lower() == oid.lower() for i in known):
+                return "ServicePrincipal"
+            return next((t for o, t in self.directory_principals.items() if o.lower() == oid.lower()), None)
+
+    def add_principal(self, principal_type: str = "User", oid: str | None = None) -> str:
+        """A further directory object (a person or a group: no token, just an oid ARM accepts)."""
+        oid = oid or str(uuid.uuid4())
+        with self.lock:
+            self.directory_principals[oid] = principal_type
+        return oid
+
     def find_identity(self, *, client_id: str | None = None, principal_id: str | None = None,
                       resource_id: str | None = None) -> Identity | None:
         """The identity a token request names; none of the three given: the system-assigned one."""
         with self.lock:
+            candidates = ([*self.user_identities.values()] + ([self.system_identity] if self.system_identity else [])
+                          + self.app_identities())
             if client_id:
-                return self.user_identities.get(client_id) or (
-                    self.system_identity if self.system_identity and self.system_identity.client_id == client_id
-                    else None)
-            candidates = list(self.user_identities.values()) + ([self.system_identity] if self.system_identity else [])
+                return self.user_identities.get(client_id) or next(
+                    (i for i in candidates if i.client_id == client_id), None)
             if principal_id:
                 return next((i for i in candidates if i.principal_id == principal_id), None)
             if resource_id:
@@ -403,10 +491,24 @@ class AzureModel:
             return before - len(self.role_assignments)
 
     def effective_roles(self, principal_id: str, scope: str) -> list[RoleAssignment]:
-        """Propagated assignments of ``principal_id`` at ``scope`` or above (what the data plane honours)."""
+        """Propagated assignments of ``principal_id`` at ``scope`` or above (what the data plane honours):
+        ARM grants once ``effective_from`` has passed, ARM revokes until theirs has."""
+        now = time.time()
         with self.lock:
-            return [ra for ra in self.role_assignments
-                    if ra.principal_id == principal_id and ra.propagated and scope_covers(ra.scope, scope)]
+            self.revoked_role_assignments = [(ra, until) for ra, until in self.revoked_role_assignments if until > now]
+            live = [ra for ra in self.role_assignments if ra.honoured(now)]
+            lingering = [ra for ra, _ in self.revoked_role_assignments if ra.propagated]
+            return [ra for ra in live + lingering
+                    if ra.principal_id.lower() == principal_id.lower() and scope_covers(ra.scope, scope)]
+
+    def revoke(self, ra: RoleAssignment) -> None:
+        """Removes ``ra`` as ARM does: gone from ARM at once, honoured by the data plane for
+        ``rbac_propagation_seconds`` more (if it was honoured at all)."""
+        with self.lock:
+            if ra in self.role_assignments:
+                self.role_assignments.remove(ra)
+            if self.rbac_propagation_seconds > 0 and ra.honoured(time.time()):
+                self.revoked_role_assignments.append((ra, time.time() + self.rbac_propagation_seconds))
 
     # -- ARM operations and write faults ---------------------------------------------------------
     def fail_next_operation(self, code: str = "InternalServerError",
