@@ -24,6 +24,9 @@ COMMAND_MODULES = {
     "samples": "dtsctl.cli.samples_cmd",
     "entity": "dtsctl.cli.entity_cmd",
     "demo": "dtsctl.cli.demo_cmd",
+    "scheduler": "dtsctl.cli.scheduler_cmd",
+    "taskhub": "dtsctl.cli.taskhub_cmd",
+    "retention": "dtsctl.cli.retention_cmd",
 }
 
 

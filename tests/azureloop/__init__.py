@@ -8,8 +8,12 @@ Real servers on 127.0.0.1 (ephemeral ports), all reading one mutable :class:`~az
   (:mod:`azureloop.tokens`);
 - a TLS gRPC front serving the real ``TaskHubSidecarService`` (dtsctl's local engine, in process)
   that enforces IP allowlist -> bearer token -> RBAC -> task hub (:mod:`azureloop.front`);
-- an HTTPS ARM server: subscriptions, schedulers, task hubs, role assignments and role definitions
-  in ARM's JSON shapes (:mod:`azureloop.arm`);
+- an HTTPS ARM server: subscriptions, resource groups, schedulers, task hubs, retention policies,
+  role assignments and role definitions in ARM's JSON shapes, with ARM's writes and long-running
+  operations for groups, schedulers, task hubs and retention (:mod:`azureloop.arm`,
+  :mod:`azureloop.arm_writes`, :mod:`azureloop.lro`), role assignment writes that reach the front after
+  ``rbac_propagation_seconds``, and look-ups of user-assigned identities and of apps' system-assigned
+  identities (:mod:`azureloop.arm_access`);
 - a network guard refusing any non-loopback resolution, connection or gRPC channel, in the test
   process and (through ``env()``) in every Python subprocess (:mod:`azureloop.guard`).
 
@@ -29,15 +33,27 @@ Kit API (:class:`azureloop.kit.AzureLoop`)
 ``.env(base=None, **extra)`` (complete subprocess environment), ``.env_overrides()``/``.env_removals()``,
 ``.run_python(code, env=None, timeout=60, args=())``, ``.run_dtsctl(*args, **extra_env)``,
 ``.token_requests`` / ``.arm_requests`` / ``.front_calls`` (records), ``.take_blocked()``,
-in process: ``.credential(client_id=None)``, ``.token(resource, client_id)``, ``.arm_token()``,
+in process: ``.credential(client_id=None)`` (the app's system-assigned identity by default),
+``.operator_credential()`` (``model.operator``, the person running dtsctl; in a subprocess
+``env(**kit.operator_env())`` makes DefaultAzureCredential sign in as it), ``.token(resource, client_id)``, ``.arm_token()``,
 ``.grpc_channel()`` (explicit CA), ``.call(method, token=, task_hub=)`` -> ``(StatusCode, details)``,
 ``.mgmt_client()``; ``.issuer`` mints/verifies tokens (``claims_for``, ``mint(foreign_key=True)``).
 
 Model knobs: ``scheduler.ip_allowlist``, ``scheduler.public_network_access``, ``scheduler.task_hubs``
 (``add_task_hub``/``remove_task_hub``), ``add_scheduler`` (decoys with *.durabletask.io endpoints,
 never served), ``assign_role(oid, role, scope, age=, propagated=)``, ``remove_role_assignments``,
-``system_identity``/``user_identities``/``add_user_identity``, ``fault_token(resource, expired=,
-audience=, tenant_id=, status=)``, ``arm_denied_principals``, ``arm_page_size``, ``generic_denials``.
+``system_identity``/``user_identities``/``add_user_identity``, ``operator``, ``fault_token(resource, expired=,
+audience=, tenant_id=, status=)``, ``arm_denied_principals``, ``arm_page_size``, ``generic_denials``,
+``clear_resources()`` (an empty subscription), ``resource_groups``/``add_resource_group``, a
+scheduler's ``retention``; ARM writes: ``arm_write_denied_principals``, ``arm_throttle_next``/
+``arm_throttle_retry_after``, ``arm_lro_polls`` (default 1), ``arm_lro_seconds``, ``arm_lro_hold``,
+``fail_next_operation(code, message, status=, resource_type=, http_status=)``, ``finish_operations()``,
+``arm_retry_after``, ``arm_locations``; ``operations`` (every operation started, by id); access:
+``arm_rbac_write_denied_principals`` (may write resources, not assign roles), ``rbac_propagation_seconds``
+(an ARM grant or revoke reaches the front that much later), ``add_app(kind, name, group, identity=)``
+(a Function/Web/Container App; returns its system-assigned Identity), ``add_user_identity(name,
+resource_group=)``, ``add_principal(type)`` (a user or group oid ARM accepts), ``apps``.
+The front serves one endpoint: schedulers created through ARM get it (see :mod:`azureloop.front`).
 
 Pitfalls
 --------

@@ -11,7 +11,15 @@ Checks, in this order, each against the shared :class:`~azureloop.model.AzureMod
               scheduler or an ancestor scope (propagated assignments only); Data Reader may only
               call read methods                                       -> else PERMISSION_DENIED
 (d) task hub  the ``taskhub`` metadata names a hub of the scheduler (exact, case-sensitive, as the
-              emulator)                                               -> else NOT_FOUND "Task hub not found: <name>"
+              emulator) that is provisioned (not ``Provisioning`` or ``Failed``: see
+              ``model.SERVED_STATES``)                                -> else NOT_FOUND "Task hub not found: <name>"
+
+Which scheduler: the front serves one endpoint (``https://localhost:<port>``), and every scheduler
+whose endpoint is it (``endpoint=None``: the default one and every one created through the kit's
+ARM) shares it; a call goes to the first of those, not being created, that has the call's hub, else
+to the first of them (``model.front_scheduler``). None at all (``clear_resources()``, or the only one
+still ``Provisioning``): UNAVAILABLE, as an endpoint whose DNS name does not resolve yet. Two
+schedulers with a hub of the same name share that hub's instances in the engine.
 
 Then the call goes to ``TaskHubRouter(HubRegistry(dynamic=True))``: every hub that passed (d) exists.
 
@@ -54,6 +62,7 @@ MESSAGES = {
     "rbac_read_only": ("The principal '{oid}' has only the Durable Task Data Reader role on task hub '{task_hub}'; "
                        "'{method}' needs Durable Task Data Contributor or Durable Task Worker."),
     "hub_not_found": "Task hub not found: {task_hub}",
+    "no_scheduler": "failed to connect to all addresses: no scheduler is provisioned at this endpoint",
 }
 
 # Methods the Data Reader role may call (everything that changes nothing).
@@ -134,11 +143,13 @@ class Gatekeeper(grpc.ServerInterceptor):
 
     def _enforce(self, model: AzureModel, method: str, hub: str | None, token: str | None, call: FrontCall) -> None:
         with model.lock:
-            sched = model.scheduler
+            sched = model.front_scheduler(hub or "default")
+            if sched is None:  # as a DNS name that does not resolve (yet): nothing listens
+                raise Denied(grpc.StatusCode.UNAVAILABLE, MESSAGES["no_scheduler"])
             name, allowlist, public = sched.name, list(sched.ip_allowlist), sched.public_network_access
             generic = model.generic_denials
-            scheduler_id, tenant = model.scheduler_id, model.tenant_id
-            hub_names = sched.hub_names()
+            scheduler_id, tenant = model.scheduler_id_of(sched), model.tenant_id
+            hub_names = sched.served_hub_names()
         denied = grpc.StatusCode.PERMISSION_DENIED
 
         def deny(key: str, **kw: Any) -> Denied:

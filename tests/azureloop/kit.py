@@ -216,6 +216,17 @@ class AzureLoop:
 
         return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
 
+    def operator_credential(self):
+        """The operator's credential (``model.operator``, a user-assigned identity): what an operator's
+        ``az login`` is in real life. In a subprocess: ``env(**kit.operator_env())`` and
+        DefaultAzureCredential (or ``--auth managedidentity``) picks the same identity."""
+        return self.credential(self.model.operator.client_id)
+
+    def operator_env(self) -> dict[str, str]:
+        """``AZURE_CLIENT_ID`` naming the operator: DefaultAzureCredential's managed identity then
+        signs in as ``model.operator`` (EnvironmentCredential stays unconfigured: no tenant, no secret)."""
+        return {"AZURE_CLIENT_ID": self.model.operator.client_id}
+
     def token(self, resource: str = DTS_RESOURCE, client_id: str | None = None) -> str:
         return self.credential(client_id).get_token(f"{resource}/.default").token
 
