@@ -226,3 +226,33 @@ def test_grant_wait_is_only_for_me(azure_loop) -> None:
     r = dts(kit, "access", "grant", "--scheduler", "dts-loop", "--role", "worker", "--assignee", worker.principal_id,
             "--wait")
     assert r.returncode == 2 and "--assignee me" in r.stderr and kit.arm_requests == []
+
+
+def test_ctrl_c_during_grant_wait_says_the_grant_stays(azure_loop) -> None:
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from support.azure import FAST
+
+    kit, m = azure_loop, azure_loop.model
+    m.rbac_propagation_seconds = 60
+    exe = Path(sys.executable).with_name("dtsctl")
+    proc = subprocess.Popen([str(exe), "access", "grant", "--scheduler", "dts-loop", "--task-hub", "default",
+                             "--role", "contributor", "--assignee", "me", "--wait"],
+                            env=kit.env(**FAST, **kit.operator_env()), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(c.task_hub == "default" for c in kit.front_calls):  # it has asked the data plane
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else ""
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "the role assignment stays" in err and "Traceback" not in err
+    assert len(held(kit, m.operator.principal_id)) == 1
