@@ -78,6 +78,10 @@ def test_list_shows_inherited_roles_and_filters(azure_loop) -> None:
         ("Durable Task Worker", "task hub default")]
     r = dts(kit, "access", "list", "--scheduler", "dts-loop", "--role", "worker", "-o", "json")
     assert [d["properties"]["principalId"] for d in json.loads(r.stdout)] == [person]
+    # the scheduler from the connection string's endpoint, the hub from --task-hub
+    r = dts(kit, "access", "list", "-c", kit.connection_string(), "--task-hub", "default", "--role", "worker")
+    assert r.returncode == 0, r.stderr
+    assert person in r.stdout and "task hub default" in r.stdout
 
 
 def test_grant_at_scheduler_scope_recommends_the_task_hub(azure_loop) -> None:
