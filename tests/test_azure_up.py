@@ -54,7 +54,7 @@ def test_from_an_empty_subscription_to_an_instance_through_the_new_profile(empty
     doc = json.loads(r.stdout)
     assert actions(doc) == {"resource group": "created", "scheduler": "created", "task hub": "created",
                             "role": "created", "profile": "created", "data plane": "ready"}
-    assert doc["changed"] is True and doc["profile"] == "dts-up"
+    assert doc["changed"] is True and doc["profile"] == "dts-up" and doc["admitsThisMachine"] is True
     assert doc["connectionString"] == f"Endpoint={kit.endpoint};Authentication=DefaultAzure;TaskHub=default"
     assert doc["appConnectionString"] == f"Endpoint={kit.endpoint};Authentication=ManagedIdentity;TaskHub=default"
     assert doc["dashboardUrl"].startswith("https://dashboard.durabletask.io/")
@@ -115,11 +115,17 @@ def test_it_waits_for_the_role_to_propagate_unless_no_wait(empty, my_ip) -> None
     # The role is in ARM, not yet in force: the profile works once it has propagated.
     assert dts(kit, "instance", "list", "--profile", "dts-up").returncode == 5
 
+    # Without --no-wait it waits for the role. (Another hub name: the kit's front serves every scheduler
+    # at one endpoint, and routes a call to the first that has the call's hub.)
     kit.model.rbac_propagation_seconds = 1.5
-    r = dts(kit, "azure", "up", "dts-two", "-g", "rg-up", "-l", "westus2", "-o", "json", DTSCTL_IP_ECHO_URL=my_ip)
+    t0 = time.monotonic()
+    r = dts(kit, "azure", "up", "dts-two", "-g", "rg-up", "-l", "westus2", "--task-hub", "work", "-o", "json",
+            DTSCTL_IP_ECHO_URL=my_ip)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert actions(doc)["resource group"] == "exists" and actions(doc)["data plane"] == "ready"
+    assert time.monotonic() - t0 >= 1.5
+    assert dts(kit, "instance", "list", "--profile", "dts-two").returncode == 0
 
 
 def test_timeout_while_an_operation_runs_says_what_is_left(empty, my_ip) -> None:
@@ -136,7 +142,7 @@ def test_timeout_while_an_operation_runs_says_what_is_left(empty, my_ip) -> None
     assert actions(json.loads(r.stdout))["scheduler"] == "exists"  # the first run's operation made it
 
 
-def test_an_operator_who_may_not_write_is_refused_before_anything_is_made(empty, my_ip) -> None:
+def test_an_operator_who_may_not_write_is_refused_before_anything_is_made(empty, my_ip, config_file) -> None:
     kit = empty
     kit.model.arm_write_denied_principals.add(kit.model.operator.principal_id)
     r = up(kit, my_ip)
@@ -144,9 +150,11 @@ def test_an_operator_who_may_not_write_is_refused_before_anything_is_made(empty,
     assert "Microsoft.Resources/subscriptions/resourceGroups/write" in r.stderr
     assert "Nothing was changed; not done: resource group, scheduler" in r.stderr
     assert all(w.status == 403 for w in writes(kit)) and kit.model.schedulers == []
+    assert not config_file.exists()
 
 
-def test_an_operator_who_may_not_assign_roles_is_told_what_was_made_and_who_can_grant(empty, my_ip) -> None:
+def test_an_operator_who_may_not_assign_roles_is_told_what_was_made_and_who_can_grant(empty, my_ip,
+                                                                                       config_file) -> None:
     kit = empty
     kit.model.arm_rbac_write_denied_principals.add(kit.model.operator.principal_id)
     r = up(kit, my_ip)
@@ -155,6 +163,7 @@ def test_an_operator_who_may_not_assign_roles_is_told_what_was_made_and_who_can_
     assert ("Done before it: resource group created, scheduler created, task hub created; "
             "not done: role, profile, data plane") in r.stderr
     assert "dtsctl access grant" in r.stderr and "--assignee " + kit.model.operator.principal_id in r.stderr
+    assert not config_file.exists()  # no profile for a scheduler the operator cannot use yet
 
 
 def test_without_this_machines_address_the_scheduler_is_made_and_the_fix_named(empty) -> None:
@@ -164,10 +173,17 @@ def test_without_this_machines_address_the_scheduler_is_made_and_the_fix_named(e
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert actions(doc)["scheduler"] == "created" and actions(doc)["data plane"] == "skipped"
-    assert kit.model.schedulers[0].ip_allowlist == []
+    assert doc["admitsThisMachine"] is False and kit.model.schedulers[0].ip_allowlist == []
     assert "could not be learnt" in r.stderr
     assert "dtsctl scheduler update dts-up -g rg-up" in r.stderr
     assert "--allow-my-ip" in r.stderr and "--allow CIDR" in r.stderr
+    # Once the address is in, the same command finds everything there and checks the data plane.
+    with ip_echo_server(kit, "127.0.0.1") as url:
+        fix = dts(kit, "scheduler", "update", "dts-up", "-g", "rg-up", "--allow-my-ip", DTSCTL_IP_ECHO_URL=url)
+        assert fix.returncode == 0, fix.stderr
+        again = dts(kit, *UP, DTSCTL_IP_ECHO_URL=url)
+    assert again.returncode == 0, again.stderr
+    assert "data plane: ready" in again.stdout and "Nothing was changed." in again.stdout
 
 
 def test_an_existing_scheduler_with_other_settings_is_used_and_reported(azure_loop, my_ip) -> None:

@@ -89,6 +89,7 @@ class UpResult:
     hub: TaskHubView | None = None
     warnings: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)  # the commands that finish what dtsctl could not
+    admitted: bool = True  # the scheduler's network settings let this machine's calls in (as far as known)
 
     @property
     def changed(self) -> bool:
@@ -114,7 +115,7 @@ class UpResult:
         return {"steps": [s.to_dict() for s in self.steps], "changed": self.changed,
                 "connectionString": self.connection_string, "appConnectionString": self.app_connection_string,
                 "profile": self.spec.profile, "dashboardUrl": self.dashboard_url,
-                "warnings": self.warnings, "hints": self.hints}
+                "admitsThisMachine": self.admitted, "warnings": self.warnings, "hints": self.hints}
 
 
 def admits(allowlist: list[str], address: str) -> bool:
@@ -135,7 +136,6 @@ class _Run:
         self.spec = spec
         self.result = UpResult(spec)
         self.deadline = time.monotonic() + spec.timeout
-        self.admitted = True  # the scheduler's network settings let this machine's calls in
 
     def wait(self) -> Wait:
         return Wait(no_wait=False, timeout=max(1.0, self.deadline - time.monotonic()))
@@ -213,9 +213,9 @@ def _scheduler(session: ArmSession, run: _Run, ref: SchedulerRef, phase: Phase) 
                                           allowlist=[spec.address] if spec.address else [])
         outcome = schedulers.create(session, wanted, run.wait(), phase)
         view = outcome.view if outcome.view is not None else schedulers.get(session, ref)
-        allows = spec.address or "no address yet"
+        allows = f"allowing {spec.address}" if spec.address else "allowing no address yet"
         step = Step("scheduler", "created" if outcome.action == "created" else "exists", view.arm,
-                    f"Consumption in {view.location}, allowing {allows}")
+                    f"Consumption in {view.location}, {allows}")
     else:
         view = existing
         step = Step("scheduler", "exists", view.arm, f"{view.sku_text} in {view.location}")
@@ -237,7 +237,7 @@ def _check_access(run: _Run, view: SchedulerView, ref: SchedulerRef) -> None:
     spec, result = run.spec, run.result
     update = f"dtsctl scheduler update {ref.flags()}"
     unknown = f"this machine's address could not be learnt ({spec.address_error or 'no answer'})"
-    run.admitted = False
+    result.admitted = False
     if view.public_network_access == "Disabled":
         result.warnings.append(f"Scheduler '{spec.name}' has public network access disabled, so this machine "
                                "cannot call it.")
@@ -247,14 +247,14 @@ def _check_access(run: _Run, view: SchedulerView, ref: SchedulerRef) -> None:
         result.warnings.append(f"Scheduler '{spec.name}' has an empty IP allowlist, which denies every caller{why}.")
         result.hints += [f"{update} --allow-my-ip", f"{update} --allow CIDR"]
     elif spec.address is None:
-        run.admitted = True  # perhaps: the data-plane check will tell
+        result.admitted = True  # perhaps: the data-plane check will tell
         result.warnings.append(f"Whether scheduler '{spec.name}' admits this machine is unknown: {unknown}.")
     elif not admits(view.allowlist, spec.address):
         result.warnings.append(f"Scheduler '{spec.name}''s IP allowlist [{', '.join(view.allowlist)}] does not "
                                f"admit this machine ({spec.address}).")
         result.hints.append(f"{update} --allow-my-ip")
     else:
-        run.admitted = True
+        result.admitted = True
 
 
 def _role(session: ArmSession, view: SchedulerView, hub: TaskHubView, phase: Phase) -> Step:
@@ -265,7 +265,7 @@ def _role(session: ArmSession, view: SchedulerView, hub: TaskHubView, phase: Pha
     me = access.signed_in(session)
     phase(f"granting you {ROLE_NAMES[DATA_CONTRIBUTOR_ROLE_ID]} on task hub '{hub.name}'")
     scope = access.Scope(id=hub.arm.get("id") or f"{view.id}/taskHubs/{hub.name}", scheduler=view, hub=hub.name)
-    said = f"{ROLE_NAMES[DATA_CONTRIBUTOR_ROLE_ID]} for {me.kind} on task hub '{hub.name}'"
+    said = f"{ROLE_NAMES[DATA_CONTRIBUTOR_ROLE_ID]} on task hub '{hub.name}' for {me.kind}"
     # Read before writing: a PUT of the same grant answers 200, but it is still a write in ARM's log.
     held = access.find(session, scope, me, DATA_CONTRIBUTOR_ROLE_ID,
                        name=access.assignment_name(scope.id, me.id, DATA_CONTRIBUTOR_ROLE_ID))
@@ -284,7 +284,7 @@ def _data_plane(run: _Run, view: SchedulerView, auth: AuthChoice, env: Mapping[s
     spec = run.spec
     if spec.no_wait:
         return Step("data plane", "skipped", None, "--no-wait: not waited for (a new role takes up to 10 minutes)")
-    if not run.admitted:
+    if not run.result.admitted:
         return Step("data plane", "skipped", None, "the scheduler does not admit this machine's calls yet")
     if auth not in DATA_PLANE_AUTH:
         return Step("data plane", "skipped", None, f"--auth {auth} has no data-plane sign-in to check with")
@@ -307,4 +307,4 @@ def _profile(spec: UpSpec, connection_string: str, config_path: Any) -> Step:
             config.current = spec.profile
         current = config.current == spec.profile
     resource = {**new.to_dict(), "path": str(config_path), "current": current}
-    return Step("profile", action, resource, f"in {config_path}" + (" (current)" if current else ""))
+    return Step("profile", action, resource, f"in {config_path}" + (", the current profile" if current else ""))

@@ -97,8 +97,12 @@ def _report(cx: Cx, result) -> None:  # noqa: ANN001 - dtsctl.azure.up.UpResult,
 
     def human(w: TextWriter) -> None:
         for step in result.steps:
-            w.line(f"{step.name}: {step.action}" + (f" ({step.detail})" if step.detail else ""))
-        w.line("Nothing was changed." if not result.changed else f"Scheduler '{spec.name}' is set up.")
+            w.line(f"{step.name}: {step.action}" + (f", {step.detail}" if step.detail else ""))
+        if not result.admitted:
+            w.line(f"Scheduler '{spec.name}' is set up, but it does not admit this machine's calls yet (the fix is "
+                   "above, on stderr).")
+        else:
+            w.line(f"Scheduler '{spec.name}' is set up." if result.changed else "Nothing was changed.")
         w.kv([("Profile", spec.profile), ("Connection string", result.connection_string),
               ("App connection string", result.app_connection_string), ("Dashboard", result.dashboard_url or "-")])
         w.line(f"Next: 'dtsctl instance list --profile {spec.profile}'. An app connects with the app connection "
