@@ -119,14 +119,11 @@ class UpResult:
 
 
 def admits(allowlist: list[str], address: str) -> bool:
+    """Whether an entry of `allowlist` holds `address` (an address, or its /32 or /128 entry)."""
+    from dtsctl.doctor.arm import _contains as holds  # the doctor's allowlist check, shared
+
     ip = ipaddress.ip_address(address.split("/")[0])
-    for entry in allowlist:
-        try:
-            if ip in ipaddress.ip_network(entry.strip(), strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    return any(holds(entry, ip) for entry in allowlist)
 
 
 class _Run:
