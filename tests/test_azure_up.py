@@ -6,6 +6,7 @@ front (which admits a call only from an allowed address, with a propagated role,
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -136,10 +137,17 @@ def test_timeout_while_an_operation_runs_says_what_is_left(empty, my_ip) -> None
     assert "still InProgress" in r.stderr and "it goes on in Azure" in r.stderr
     assert "Done before it: resource group created; not done: scheduler, task hub, role, profile, data plane" in r.stderr
     assert "dtsctl azure up dts-up -g rg-up -l westus2' again" in r.stderr and r.stdout == ""
-    kit.model.finish_operations()
-    r = up(kit, my_ip, "-o", "json")
+    # Run again while that operation still goes on: it waits for the scheduler, then does the rest.
+    release = threading.Timer(1.0, kit.model.finish_operations)
+    release.start()
+    try:
+        r = up(kit, my_ip, "-o", "json")
+    finally:
+        release.cancel()
     assert r.returncode == 0, r.stderr
-    assert actions(json.loads(r.stdout))["scheduler"] == "exists"  # the first run's operation made it
+    doc = json.loads(r.stdout)
+    assert actions(doc)["scheduler"] == "exists" and actions(doc)["data plane"] == "ready"
+    assert [w.method for w in writes(kit)] == ["PUT"] * 4  # group, scheduler (once), hub, role
 
 
 def test_an_operator_who_may_not_write_is_refused_before_anything_is_made(empty, my_ip, config_file) -> None:
@@ -188,11 +196,14 @@ def test_without_this_machines_address_the_scheduler_is_made_and_the_fix_named(e
 
 def test_an_existing_scheduler_with_other_settings_is_used_and_reported(azure_loop, my_ip) -> None:
     kit = azure_loop  # the kit's own: Dedicated, allowing 127.0.0.1, task hub default
+    old = "Endpoint=https://elsewhere.westus2.durabletask.io;Authentication=DefaultAzure;TaskHub=old"
+    assert dts(kit, "config", "set", "dts-loop", "-c", old).returncode == 0
     r = dts(kit, "azure", "up", "dts-loop", "-g", "rg-dtsctl-loop", "-l", "westus2", "-o", "json",
             DTSCTL_IP_ECHO_URL=my_ip)
     assert r.returncode == 0, r.stderr
     assert actions(json.loads(r.stdout)) == {"resource group": "exists", "scheduler": "exists", "task hub": "exists",
-                                             "role": "created", "profile": "created", "data plane": "ready"}
+                                             "role": "created", "profile": "updated", "data plane": "ready"}
+    assert "Profile 'dts-loop' held another connection string" in r.stderr and "elsewhere" not in r.stderr
     assert "already exists with other settings (its SKU is Dedicated (1), not Consumption)" in r.stderr
     assert "dtsctl scheduler update dts-loop -g rg-dtsctl-loop" in r.stderr
     assert [w.method for w in writes(kit)] == ["PUT"]  # the role assignment only

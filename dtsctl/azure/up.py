@@ -35,6 +35,7 @@ from dtsctl.errors import DtsctlError, NotFound
 RESOURCE_GROUPS_API = "2021-04-01"
 STEPS = ("resource group", "scheduler", "task hub", "role", "profile", "data plane")
 Phase = Callable[[str], None]
+BUSY = ("Provisioning", "Creating", "Updating", "Accepted")  # provisioning states of an operation under way
 
 
 def operator_connection_string(endpoint: str, hub: str) -> str:
@@ -182,7 +183,7 @@ def _steps(session: ArmSession, run: _Run, *, auth: AuthChoice, env: Mapping[str
     result.hub = hub
     run.add(Step("task hub", action, hub.arm))
     run.add(_role(session, view, hub, phase))
-    run.add(_profile(spec, result.connection_string, config_path))
+    run.add(_profile(run, result.connection_string, config_path))
     run.add(_data_plane(run, view, auth, env, phase))
 
 
@@ -214,7 +215,7 @@ def _scheduler(session: ArmSession, run: _Run, ref: SchedulerRef, phase: Phase) 
         step = Step("scheduler", "created" if outcome.action == "created" else "exists", view.arm,
                     f"Consumption in {view.location}, {allows}")
     else:
-        view = existing
+        view = _settled(session, run, existing, phase)
         step = Step("scheduler", "exists", view.arm, f"{view.sku_text} in {view.location}")
         diffs = []
         if view.location.replace(" ", "").lower() != spec.location.replace(" ", "").lower():
@@ -227,6 +228,23 @@ def _scheduler(session: ArmSession, run: _Run, ref: SchedulerRef, phase: Phase) 
             result.hints.append(f"dtsctl scheduler update {ref.flags()}")
     _check_access(run, view, ref)
     return view, step
+
+
+def _settled(session: ArmSession, run: _Run, view: SchedulerView, phase: Phase) -> SchedulerView:
+    """`view` once no operation is changing it (an earlier `azure up` stopped waiting for its creation,
+    say); TimedOut when that takes past --timeout."""
+    from dtsctl.azure.errors import TimedOut
+    from dtsctl.azure.lro import poll_every
+
+    while (view.state or "Succeeded") in BUSY:
+        if time.monotonic() >= run.deadline:
+            raise TimedOut(f"Scheduler '{view.name}' is still {view.state} after {run.spec.timeout:g} s; its "
+                           "operation goes on in Azure.",
+                           hint=f"Check it with 'dtsctl scheduler show {view.ref.flags()}' (or wait longer with --timeout).")
+        phase(f"waiting for scheduler '{view.name}': {view.state}")
+        time.sleep(min(poll_every(), max(0.05, run.deadline - time.monotonic())))
+        view = schedulers.get(session, view.ref)
+    return view
 
 
 def _check_access(run: _Run, view: SchedulerView, ref: SchedulerRef) -> None:
@@ -291,13 +309,17 @@ def _data_plane(run: _Run, view: SchedulerView, auth: AuthChoice, env: Mapping[s
                 f"answered you after {seconds:.0f} s")
 
 
-def _profile(spec: UpSpec, connection_string: str, config_path: Any) -> Step:
+def _profile(run: _Run, connection_string: str, config_path: Any) -> Step:
     from dtsctl.config import profiles
 
+    spec = run.spec
     with profiles.edit(config_path) as config:
         old = config.profiles.get(spec.profile)
         new = profiles.Profile(name=spec.profile, connection_string=connection_string)
         action = "exists" if old == new else ("updated" if old is not None else "created")
+        if old is not None and action == "updated":
+            run.result.warnings.append(f"Profile '{spec.profile}' held another connection string; it now names "
+                                       f"scheduler '{spec.name}' and task hub '{spec.task_hub}'.")
         if action != "exists":
             config.profiles[spec.profile] = new
         if config.current is None:
