@@ -61,8 +61,11 @@ def up(
     azure: AzureArgs,
     wait: Wait,
 ) -> None:
-    """From nothing to a working scheduler: resource group, Consumption scheduler admitting this
-    machine, task hub, Durable Task Data Contributor for you, a profile. Run again, it changes nothing.
+    """From nothing to a working scheduler; run again, it changes nothing.
+
+    Makes what is missing of: the resource group, a Consumption scheduler admitting this machine, the
+    task hub, Durable Task Data Contributor for you on it, and a profile; then waits until the data
+    plane answers you.
 
     Example:
       dtsctl azure up my-scheduler -g my-group -l westus2
