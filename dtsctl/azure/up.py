@@ -135,24 +135,27 @@ class _Run:
         self.result = UpResult(spec)
         self.deadline = time.monotonic() + spec.timeout
 
-    def wait(self) -> Wait:
-        return Wait(no_wait=False, timeout=max(1.0, self.deadline - time.monotonic()))
-
     def left(self) -> float:
         return max(1.0, self.deadline - time.monotonic())
 
-    def add(self, step: Step) -> Step:
+    def wait(self) -> Wait:
+        """An ARM operation's wait: to its end, within the time left."""
+        return Wait(no_wait=False, timeout=self.left())
+
+    def add(self, step: Step) -> None:
         self.result.steps.append(step)
-        return step
 
     def explain(self, exc: DtsctlError) -> DtsctlError:
         """`exc` (its kind and exit code kept) with what was done before it and what is left."""
         done = ", ".join(f"{s.name} {s.action}" for s in self.result.steps)
         left = ", ".join(STEPS[len(self.result.steps):])
         made = [s for s in self.result.steps if s.action in ("created", "updated")]
-        said = f"Done before it: {done}; not done: {left}." if done else f"Nothing was changed; not done: {left}."
-        if done and not made:
+        if not done:
+            said = f"Nothing was changed; not done: {left}."
+        elif not made:
             said = f"Nothing was changed (found: {done}); not done: {left}."
+        else:
+            said = f"Done before it: {done}; not done: {left}."
         exc.message = f"{exc.message.rstrip()} {said}"
         again = f"Then run '{self.spec.command()}' again: it keeps what exists and does the rest."
         exc.hint = f"{exc.hint} {again}" if exc.hint else again
