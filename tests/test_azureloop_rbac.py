@@ -206,7 +206,7 @@ def test_grant_and_revoke_reach_the_front_after_the_propagation_delay(azure_loop
     assert kit.call("ListInstanceIds", token=token)[0] == OK
     _listen(kit, token, DENIED)
     assert time.monotonic() - revoked_at >= delay
-    assert m.revoked_role_assignments == [] or all(until <= time.time() for _, until in m.revoked_role_assignments)
+    assert m.revoked_role_assignments == []  # pruned once the delay passed
 
 
 def test_without_a_delay_grants_apply_at_once(azure_loop, operator_client):

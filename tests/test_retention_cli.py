@@ -9,17 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from support.azure import dts
+
 pytestmark = pytest.mark.timeout(120)
 
 READER = "d6a5505f-6ebb-45a4-896e-ac8274cfc0ac"
-FAST = {"DTSCTL_ARM_POLL_SECONDS": "0.05"}
-
-
-def dts(kit, *args: str, **env: str):
-    """dtsctl signed in as the operator (the kit's `model.operator`)."""
-    r = kit.run_dtsctl(*args, **{**FAST, **kit.operator_env(), **env})
-    assert "Traceback" not in r.stderr, r.stderr
-    return r
 
 
 def test_show_set_and_clear(azure_loop) -> None:

@@ -5,58 +5,14 @@ client and azure-identity's credentials, as a subprocess, against the kit's HTTP
 from __future__ import annotations
 
 import json
-import ssl
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from support.azure import FAST, GROUP, dts, ip_echo, writes  # noqa: F401 - ip_echo is a fixture
+
 pytestmark = pytest.mark.timeout(120)
-
-GROUP = "rg-dtsctl-loop"
-FAST = {"DTSCTL_ARM_POLL_SECONDS": "0.05"}  # the kit's operations finish in a poll or two
-
-
-def dts(kit, *args: str, **env: str):
-    """dtsctl signed in as the operator (the kit's `model.operator`), not as the app."""
-    r = kit.run_dtsctl(*args, **{**FAST, **kit.operator_env(), **env})
-    assert "Traceback" not in r.stderr, r.stderr
-    return r
-
-
-def writes(kit) -> list:
-    return [r for r in kit.arm_requests if r.method not in ("GET", "HEAD")]
-
-
-@pytest.fixture
-def ip_echo(azure_loop):
-    """An IP echo service over HTTPS on loopback (the kit's certificate), answering 203.0.113.7."""
-
-    class Echo(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            body = b"203.0.113.7\n"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    azure_loop.cert.configure_cert(ctx)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -7,21 +7,9 @@ import json
 
 import pytest
 
+from support.azure import GROUP, dts, writes
+
 pytestmark = pytest.mark.timeout(120)
-
-GROUP = "rg-dtsctl-loop"
-FAST = {"DTSCTL_ARM_POLL_SECONDS": "0.05"}
-
-
-def dts(kit, *args: str, **env: str):
-    """dtsctl signed in as the operator (the kit's `model.operator`), not as the app."""
-    r = kit.run_dtsctl(*args, **{**FAST, **kit.operator_env(), **env})
-    assert "Traceback" not in r.stderr, r.stderr
-    return r
-
-
-def writes(kit) -> list:
-    return [r for r in kit.arm_requests if r.method not in ("GET", "HEAD")]
 
 
 def test_list_and_show_the_kit_hub(azure_loop) -> None:

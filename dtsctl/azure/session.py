@@ -64,13 +64,19 @@ class ArmSession:
 
     def get_json(self, path: str, what: str) -> Any:
         """GET an ARM path (with its api-version) through a client's pipeline, as JSON."""
+        return self.send_json("GET", path, what)
+
+    def send_json(self, method: str, path: str, what: str, body: Any = None) -> Any:
+        """One ARM REST call (`path` with its api-version) through a client's pipeline (the same
+        credential, retries and throttling as the SDK's calls); ARM's JSON answer, None when empty.
+        For what azure-mgmt-durabletask does not cover: resource groups, role assignments, identities."""
         from azure.core.rest import HttpRequest
 
         client = self._clients.get(self._subscription or "") or self.client(NO_SUBSCRIPTION)
         with arm_call(what):
-            response = client.send_request(HttpRequest("GET", f"{self.endpoint}{path}"))
+            response = client.send_request(HttpRequest(method, f"{self.endpoint}{path}", json=body))
             response.raise_for_status()
-            return response.json()
+            return response.json() if response.content else None
 
     def subscriptions(self) -> list[dict[str, Any]]:
         doc = self.get_json(f"/subscriptions?api-version={SUBSCRIPTIONS_API}", "list your subscriptions")

@@ -27,6 +27,8 @@ COMMAND_MODULES = {
     "scheduler": "dtsctl.cli.scheduler_cmd",
     "taskhub": "dtsctl.cli.taskhub_cmd",
     "retention": "dtsctl.cli.retention_cmd",
+    "access": "dtsctl.cli.access_cmd",
+    "azure": "dtsctl.cli.azure_cmd",
 }
 
 
