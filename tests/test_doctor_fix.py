@@ -174,3 +174,15 @@ def test_on_a_terminal_it_asks_and_a_no_changes_nothing(azure_loop) -> None:
     assert yes.exit_code == 0, yes.out + yes.err
     assert "MADE: add 127.0.0.1/32" in yes.out and "No problems found." in yes.out
     assert m.scheduler.ip_allowlist == ["10.1.0.0/16", "127.0.0.1/32"]
+
+
+def test_operator_who_may_not_write_the_scheduler_is_told_who_can(azure_loop) -> None:
+    kit, m = azure_loop, azure_loop.model
+    m.scheduler.ip_allowlist = ["10.1.0.0/16"]
+    m.arm_write_denied_principals.add(m.operator.principal_id)
+    code, doc = fix_json(kit)
+    [repair] = doc["repairs"]
+    assert code == 1 and repair["outcome"] == "not-possible"
+    assert "Microsoft.DurableTask/schedulers/write" in repair["error"]
+    assert "Contributor or Owner" in repair["hint"] and repair["command"] in repair["hint"]
+    assert m.scheduler.ip_allowlist == ["10.1.0.0/16"]
