@@ -256,7 +256,7 @@ class Outcome:
 
 def create(session: ArmSession, spec: SchedulerSpec, wait: Wait, phase: Phase) -> Outcome:
     ref = SchedulerRef(session.subscription(), spec.resource_group, spec.name)
-    existing = _get_or_none(session, ref)
+    existing = get_or_none(session, ref)
     if existing is not None:
         diffs = differences(existing, spec)
         if diffs:
@@ -278,7 +278,8 @@ def create(session: ArmSession, spec: SchedulerSpec, wait: Wait, phase: Phase) -
     return Outcome("created", view, op)
 
 
-def _get_or_none(session: ArmSession, ref: SchedulerRef) -> SchedulerView | None:
+def get_or_none(session: ArmSession, ref: SchedulerRef) -> SchedulerView | None:
+    """The scheduler, or None when there is none of that name in its (existing) resource group."""
     from azure.core.exceptions import ResourceNotFoundError
 
     try:

@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     "taskhub": "dtsctl.cli.taskhub_cmd",
     "retention": "dtsctl.cli.retention_cmd",
     "access": "dtsctl.cli.access_cmd",
+    "azure": "dtsctl.cli.azure_cmd",
 }
 
 

@@ -2,6 +2,8 @@
 `from support.cli import invoke`.
 
 - cli:     run dtsctl in-process (`invoke`) or as the installed console script (`run_dtsctl`)
+- azure:   dtsctl's Azure commands against tests/azureloop as the kit's operator (`dts`), the ARM
+           writes it recorded (`writes`), an IP echo service on loopback (`ip_echo_server`, `ip_echo`)
 - net:     loopback ports (free_port, held_port: one taken for a block) and HTTP without proxies
 - procs:   whether a process still runs
 - wait:    poll until a condition holds
