@@ -162,7 +162,7 @@ def check_ip_allowlist(ctx: Context) -> Outcome:
     if not inside:
         return failed(f"{address} is not in the allowlist ({', '.join(allow)})",
                       cause="The scheduler's IP allowlist does not include this machine, so calls get 403 PermissionDenied.",
-                      fix=fix.replace("<your address or CIDR>", f"{', '.join(allow)} {address}"))
+                      fix=fix.replace("<your address or CIDR>", f"{', '.join(allow)} {address}"), address=str(address))
     return passed(f"{address} is allowed ({', '.join(allow)})")
 
 

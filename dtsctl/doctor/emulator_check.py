@@ -45,7 +45,7 @@ def check_emulator(ctx: Context) -> Outcome:
         e = serving[0]
         return passed(f"{_describe(e)}; task hubs: {', '.join(e.task_hubs)}"
                       + (" (+ dynamic)" if e.dynamic_task_hubs else ""),
-                      task_hubs=list(e.task_hubs), dynamic=e.dynamic_task_hubs, engine=e.engine)
+                      task_hubs=list(e.task_hubs), dynamic=e.dynamic_task_hubs, engine=e.engine, name=e.name)
     running = [e for e in emulators if e.running]
     stopped = [e for e in emulators if not e.running]
     if running:

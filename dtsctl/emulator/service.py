@@ -336,6 +336,31 @@ def _restart(engines: Engines, name: str, *, timeout: float, choice: EngineChoic
     return UpResult(info=info, action="restarted", engine_reason=f"it runs on the {engine.kind} engine", probe=probe)
 
 
+def add_task_hub(engines: Engines, name: str, hub: str, *, timeout: float = 5.0) -> str:
+    """Serve task hub `hub` in the running emulator `name` without a restart: the local engine creates
+    hubs on CreateTaskHub (its other hubs keep their state). "created", or "exists" when it already
+    served it. It lasts until the emulator restarts (a restart serves its configured hubs only).
+    The Docker emulator serves only the hubs it was started with: EmulatorError there."""
+    from dtsctl.dts import TASK_HUB_METADATA_KEY
+    from dtsctl.sdk import channel
+
+    _, info = require(engines, name, "local")
+    if not info.running or not info.address:
+        raise EmulatorError(f"The local emulator '{name}' is not running.",
+                            hint=f"Start it with 'dtsctl emulator up --name {name}'.", exit_code=ExitCode.UNREACHABLE)
+    if hub in info.task_hubs:
+        return "exists"
+    chan = channel.open_channel(info.address, proxy=False)
+    try:
+        failure = channel.call(chan, channel.CREATE_TASK_HUB, b"", metadata=[(TASK_HUB_METADATA_KEY, hub)], timeout=timeout)
+    finally:
+        chan.close()
+    if failure is not None:
+        raise EmulatorError(f"The local emulator '{name}' did not create task hub '{hub}': {failure}.",
+                            exit_code=ExitCode.FAILED)
+    return "created"
+
+
 def logs(engines: Engines, name: str, *, follow: bool = False, tail: int | None = None,
          choice: EngineChoice = "auto") -> Iterator[str]:
     engine, _ = require(engines, name, choice)

@@ -14,6 +14,7 @@ from dtsctl.sdk.errors import RpcStatus, rpc_status
 HELLO = "/TaskHubSidecarService/Hello"  # google.protobuf.Empty both ways: zero bytes on the wire
 LIST_INSTANCE_IDS = "/TaskHubSidecarService/ListInstanceIds"
 LIST_ONE_INSTANCE_ID = b"\x20\x01"  # ListInstanceIdsRequest{pageSize: 1}: field 4, varint 1
+CREATE_TASK_HUB = "/TaskHubSidecarService/CreateTaskHub"  # CreateTaskHubRequest{}: zero bytes (no recreate)
 
 # grpc's own variable for the roots a TLS channel trusts (the loopback test servers set it).
 ROOTS_ENV = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
