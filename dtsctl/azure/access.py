@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from dtsctl.azure.errors import ROLE_WRITERS, arm_call, arm_code_message, translate
+from dtsctl.azure.model import ArmResource
 from dtsctl.dts import DATA_CONTRIBUTOR_ROLE_ID, DATA_READER_ROLE_ID, ROLE_NAMES, WORKER_ROLE_ID
 from dtsctl.errors import InvalidInput, NotFound, OperationFailed, Unauthorized, UsageError, as_clause
 
@@ -103,18 +104,8 @@ class Scope:
 
 
 @dataclass
-class Assignment:
+class Assignment(ArmResource):
     """A role assignment as ARM returns it, read against the scheduler it was listed for."""
-
-    arm: dict[str, Any]
-
-    @property
-    def props(self) -> dict[str, Any]:
-        return self.arm.get("properties") or {}
-
-    @property
-    def name(self) -> str:
-        return self.arm.get("name", "")
 
     @property
     def scope(self) -> str:

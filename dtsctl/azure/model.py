@@ -81,33 +81,10 @@ def value_of(enum_or_str: Any) -> Any:
 
 
 @dataclass
-class TaskHubView:
-    arm: dict[str, Any]  # the task hub as ARM returns it
-
-    @property
-    def name(self) -> str:
-        return self.arm.get("name", "")
-
-    @property
-    def state(self) -> str | None:
-        return (self.arm.get("properties") or {}).get("provisioningState")
-
-    @property
-    def dashboard_url(self) -> str | None:
-        return (self.arm.get("properties") or {}).get("dashboardUrl")
-
-    def to_dict(self, **derived: Any) -> dict[str, Any]:
-        return {**self.arm, **derived}
-
-
-@dataclass
-class SchedulerView:
-    """A scheduler as ARM returns it (`arm`), its task hubs when read, its retention when set."""
+class ArmResource:
+    """A resource as ARM returns it (`arm`), with the fields every view reads."""
 
     arm: dict[str, Any]
-    task_hubs: list[TaskHubView] | None = None
-    retention: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # derived fields a command adds (changes, action)
 
     @property
     def props(self) -> dict[str, Any]:
@@ -120,6 +97,31 @@ class SchedulerView:
     @property
     def id(self) -> str:
         return self.arm.get("id", "")
+
+
+@dataclass
+class TaskHubView(ArmResource):
+    """A task hub as ARM returns it."""
+
+    @property
+    def state(self) -> str | None:
+        return self.props.get("provisioningState")
+
+    @property
+    def dashboard_url(self) -> str | None:
+        return self.props.get("dashboardUrl")
+
+    def to_dict(self, **derived: Any) -> dict[str, Any]:
+        return {**self.arm, **derived}
+
+
+@dataclass
+class SchedulerView(ArmResource):
+    """A scheduler as ARM returns it (`arm`), its task hubs when read, its retention when set."""
+
+    task_hubs: list[TaskHubView] | None = None
+    retention: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # derived fields a command adds (changes, action)
 
     @property
     def ref(self) -> SchedulerRef:
