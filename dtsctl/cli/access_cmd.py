@@ -100,7 +100,7 @@ def list_(cx: Cx, scheduler: SchedulerOpt = None, role: RoleOpt = None, assignee
         if not found:
             w.line(f"No Durable Task role is assigned on {scope.words} or above.")
             return
-        w.table(["role", "principal", "kind", "scope", "assignment"],
+        w.table(["Role", "Principal", "Kind", "Scope", "Assignment"],
                 [[a.role_name, a.principal_id, a.principal_type + (" (you)" if doc["isMe"] else ""), a.where(view.id),
                   a.name] for a, doc in zip(found, docs)])
 

@@ -139,7 +139,7 @@ def list_(cx: Cx, *, azure: AzureArgs) -> None:
         if not views:
             w.line("No schedulers here.")
             return
-        w.table(["name", "group", "location", "sku", "state", "endpoint", "hubs", "allowlist"],
+        w.table(["Name", "Group", "Location", "SKU", "State", "Endpoint", "Hubs", "Allowlist"],
                 [[v.name, v.ref.resource_group, v.location, v.sku_text, v.state, v.endpoint,
                   len(v.task_hubs or []), v.allowlist_summary] for v in views])
 

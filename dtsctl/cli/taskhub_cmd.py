@@ -65,7 +65,7 @@ def list_(cx: Cx, scheduler: SchedulerOpt = None, *, azure: AzureArgs) -> None:
         if not hubs:
             w.line(f"Scheduler '{view.name}' has no task hubs.")
             return
-        w.table(["name", "state", "dashboard"], [[h.name, h.state, h.dashboard_url or "-"] for h in hubs])
+        w.table(["Name", "State", "Dashboard"], [[h.name, h.state, h.dashboard_url or "-"] for h in hubs])
 
     cx.emit(docs, human, items=docs)
 
