@@ -121,3 +121,54 @@ def test_unreadable_file_is_a_clear_error(config_file: Path) -> None:
         config_file.chmod(0)
     r = invoke("config", "list")
     assert r.exit_code == 2 and "Cannot read the configuration file" in r.stderr
+
+
+SUB = "11111111-2222-3333-4444-555555555555"
+
+
+def test_subscription_is_set_shown_listed_and_kept(config_file: Path) -> None:
+    r = invoke("config", "set", "prod", "-c", AZ, "--subscription", f" {SUB} ", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["subscription"] == SUB
+    assert f'subscription = "{SUB}"' in config_file.read_text()
+    # Another field's change keeps it; the table, the record and `show` carry it.
+    assert invoke("config", "set", "prod", "--task-hub", "hub2").exit_code == 0
+    [listed] = invoke("config", "list", "-o", "json").json()
+    assert (listed["subscription"], listed["task_hub"]) == (SUB, "hub2")
+    assert SUB in invoke("config", "list").stdout
+    shown = invoke("config", "show", "prod")
+    assert shown.exit_code == 0 and "Subscription" in shown.stdout and SUB in shown.stdout
+    assert invoke("config", "show", "-o", "json").json()["subscription"] == SUB
+    # It drives the target's record; '' removes it.
+    from dtsctl.config import target
+
+    assert target.resolve(target.TargetArgs()).subscription == SUB
+    assert invoke("config", "set", "prod", "--subscription", "").exit_code == 0
+    assert invoke("config", "show", "-o", "json").json()["subscription"] is None
+    assert "subscription" not in config_file.read_text()
+
+
+@pytest.mark.parametrize("bad", ["prod-subscription", "11111111-2222-3333-4444-55555555555", "{" + SUB + "}"])
+def test_a_subscription_that_is_not_a_guid_exits_2_and_saves_nothing(config_file: Path, bad: str) -> None:
+    assert invoke("config", "set", "prod", "-c", AZ).exit_code == 0
+    before = config_file.read_text()
+    r = invoke("config", "set", "prod", "--subscription", bad)
+    assert r.exit_code == 2 and "not an Azure subscription id" in r.stderr and "Traceback" not in r.stderr
+    assert config_file.read_text() == before
+
+
+def test_a_file_without_subscriptions_reads_as_before(config_file: Path) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(f'current_profile = "prod"\n\n[profiles.prod]\nconnection_string = "{AZ}"\n')
+    shown = invoke("config", "show", "-o", "json").json()
+    assert shown["subscription"] is None and shown["endpoint"] == "https://prod-abcd.westus2.durabletask.io"
+    assert invoke("config", "set", "prod", "--subscription", SUB).exit_code == 0
+    text = config_file.read_text()
+    assert 'current_profile = "prod"' in text and f'connection_string = "{AZ}"' in text and SUB in text
+
+
+def test_a_bad_subscription_in_the_file_is_a_file_error(config_file: Path) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text('[profiles.prod]\nconnection_string = "x"\nsubscription = "nope"\n')
+    r = invoke("config", "list")
+    assert r.exit_code == 2 and "'subscription' in [profiles.prod]" in r.stderr and str(config_file) in r.stderr

@@ -112,7 +112,8 @@ def translate(exc: Exception, what: str) -> DtsctlError:
         if status == 404:
             hint = {
                 "ResourceGroupNotFound": "Check -g/--resource-group: 'az group list -o table' lists the groups.",
-                "SubscriptionNotFound": "Check --subscription: 'az account list -o table' lists those you can use.",
+                "SubscriptionNotFound": ("Check the subscription (--subscription, else AZURE_SUBSCRIPTION_ID, else the "
+                                         "profile's 'subscription'): 'az account list -o table' lists those you can use."),
             }.get(code or "", "Check the name, -g/--resource-group and --subscription: 'dtsctl scheduler list' "
                               "shows the schedulers you can read.")
             return NotFound(f"Azure could not {what} ({said}).", hint=hint)

@@ -1,8 +1,10 @@
 """One ARM session: the endpoint, the operator's credential, the subscription, and the clients.
 
 The endpoint: --arm-endpoint, else DTSCTL_ARM_ENDPOINT (as `doctor` reads it), else the public cloud.
-The subscription: --subscription, else AZURE_SUBSCRIPTION_ID, else the only one the credential sees
-(profiles hold no subscription today), else an error listing them.
+The subscription: --subscription, else AZURE_SUBSCRIPTION_ID, else the `subscription` of the profile
+in use (the one the target resolution picks: --profile, else DTSCTL_PROFILE, else the current profile;
+config/target.py), else the only one the credential sees, else an error listing them. The profile is
+read only when the flag and the variable are both missing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from dtsctl.doctor.context import ARM_ENV
 from dtsctl.dts import ARM_ENDPOINT
 from dtsctl.errors import UsageError
 
+SUBSCRIPTION_ENV = "AZURE_SUBSCRIPTION_ID"
+CHOOSE = (f"--subscription ID, or {SUBSCRIPTION_ENV}, or save it in the profile "
+          "('dtsctl config set PROFILE --subscription ID')")
 NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"  # for calls outside any subscription
 
 
@@ -35,8 +40,11 @@ class ArmSession:
     """Built from the Azure flags; creates the credential and clients on first use."""
 
     def __init__(self, args: AzureArgs, *, env: Mapping[str, str] | None = None,
-                 prompt: Callable[[str], None] | None = None) -> None:
+                 prompt: Callable[[str], None] | None = None,
+                 profile_subscription: Callable[[], str | None] | None = None) -> None:
+        """`profile_subscription`: the subscription of the profile in use, or None (called at most once)."""
         self.args = args
+        self.profile_subscription = profile_subscription
         self.env = dict(os.environ if env is None else env)
         self.endpoint = arm_endpoint(args, self.env)
         self.prompt = prompt
@@ -85,7 +93,9 @@ class ArmSession:
     def subscription(self) -> str:
         """The subscription this session works in (see the module's docstring for the order)."""
         if self._subscription is None:
-            self._subscription = self.args.subscription or self.env.get("AZURE_SUBSCRIPTION_ID") or self._only()
+            self._subscription = (self.args.subscription or (self.env.get(SUBSCRIPTION_ENV) or "").strip()
+                                  or (self.profile_subscription() if self.profile_subscription else None)
+                                  or self._only())
         return self._subscription
 
     def _only(self) -> str:
@@ -94,7 +104,7 @@ class ArmSession:
             return found[0]["subscriptionId"]
         if not found:
             raise UsageError("The signed-in identity sees no Azure subscription.",
-                             hint="Give --subscription ID (or set AZURE_SUBSCRIPTION_ID), or sign in as another identity (--auth).")
+                             hint=f"Give the subscription ({CHOOSE}), or sign in as another identity (--auth).")
         listed = "; ".join(f"{s['subscriptionId']} ({s.get('displayName', '')})" for s in found)
         raise UsageError(f"The signed-in identity sees {len(found)} subscriptions: {listed}.",
-                         hint="Choose one with --subscription ID (or set AZURE_SUBSCRIPTION_ID).")
+                         hint=f"Choose one: {CHOOSE}.")

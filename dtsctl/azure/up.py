@@ -9,7 +9,8 @@ plane as ready):
                     is used as it is, and how it differs is reported, never changed
     task hub        `default` unless --task-hub
     role            Durable Task Data Contributor for the operator (`me`) at the task hub (access.py)
-    profile         the operator's connection string (Authentication=DefaultAzure) under --profile
+    profile         the operator's connection string (Authentication=DefaultAzure) and the subscription
+                    used, under --profile (so later Azure commands with that profile need no --subscription)
     data plane      a read as the operator until it is answered (RBAC takes up to 10 minutes to apply);
                     skipped with --no-wait, or when the scheduler cannot admit this machine's calls
 
@@ -186,7 +187,7 @@ def _steps(session: ArmSession, run: _Run, *, auth: AuthChoice, env: Mapping[str
     result.hub = hub
     run.add(Step("task hub", action, hub.arm))
     run.add(_role(session, view, hub, phase))
-    run.add(_profile(run, result.connection_string, config_path))
+    run.add(_profile(run, result.connection_string, sub, config_path))
     run.add(_data_plane(run, view, auth, env, phase))
 
 
@@ -312,17 +313,20 @@ def _data_plane(run: _Run, view: SchedulerView, auth: AuthChoice, env: Mapping[s
                 f"answered you after {seconds:.0f} s")
 
 
-def _profile(run: _Run, connection_string: str, config_path: Any) -> Step:
+def _profile(run: _Run, connection_string: str, subscription: str, config_path: Any) -> Step:
     from dtsctl.config import profiles
 
     spec = run.spec
     with profiles.edit(config_path) as config:
         old = config.profiles.get(spec.profile)
-        new = profiles.Profile(name=spec.profile, connection_string=connection_string)
+        new = profiles.Profile(name=spec.profile, connection_string=connection_string, subscription=subscription)
         action = "exists" if old == new else ("updated" if old is not None else "created")
-        if old is not None and action == "updated":
+        if old is not None and old.connection_string != connection_string:
             run.result.warnings.append(f"Profile '{spec.profile}' held another connection string; it now names "
                                        f"scheduler '{spec.name}' and task hub '{spec.task_hub}'.")
+        if old is not None and old.subscription and old.subscription != subscription:
+            run.result.warnings.append(f"Profile '{spec.profile}' held subscription {old.subscription}; it now holds "
+                                       f"{subscription}, where scheduler '{spec.name}' is.")
         if action != "exists":
             config.profiles[spec.profile] = new
         if config.current is None:

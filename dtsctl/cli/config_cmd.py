@@ -15,7 +15,7 @@ from dtsctl.output.render import TextWriter
 
 app = group(
     "config",
-    "Named profiles (a connection string and task hub each) in the user's config file.",
+    "Named profiles (a connection string, task hub and Azure subscription each) in the user's config file.",
 )
 
 NameArg = Annotated[str, typer.Argument(help="Profile name.", show_default=False)]
@@ -59,6 +59,9 @@ def set_profile(
     name: NameArg,
     connection_string: Annotated[Optional[str], typer.Option("--connection-string", "-c", help="Connection string for this profile.", show_default=False)] = None,
     task_hub: Annotated[Optional[str], typer.Option(help="Task hub (when the connection string has no TaskHub, or to override it).", show_default=False)] = None,
+    subscription: Annotated[Optional[str], typer.Option("--subscription", help="Azure subscription id for the Azure commands "
+                                                        "(scheduler, taskhub, ...) using this profile; '' removes it.",
+                                                        show_default=False)] = None,
     use: Annotated[bool, typer.Option("--use", help="Also make it the current profile.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Save even if the connection string has errors.")] = False,
 ) -> None:
@@ -66,7 +69,9 @@ def set_profile(
     from dtsctl.connection import validate
 
     profiles.check_profile_name(name)
-    if connection_string is None and task_hub is None:
+    if subscription:
+        subscription = profiles.check_subscription(subscription)
+    if connection_string is None and task_hub is None and subscription is None:
         raise UsageError("Nothing to set.", hint=f"Give it a connection string: 'dtsctl config set {name} --connection-string \"Endpoint=...;Authentication=...\"' "
                                                 "(with --task-hub HUB when the string has no TaskHub).")
     # Read, change and write under the file's lock, so a parallel command's change is not lost.
@@ -82,7 +87,9 @@ def set_profile(
                 cx.finding(f)
             raise InvalidInput(f"The connection string for profile '{name}' has {len(result.errors)} error(s); nothing was saved.",
                                hint="Correct it ('dtsctl connection validate \"...\"' explains), or save anyway with --force.")
-        profile = profiles.Profile(name=name, connection_string=new_conn, task_hub=new_hub or None)
+        new_sub = subscription if subscription is not None else (existing.subscription if existing else None)
+        profile = profiles.Profile(name=name, connection_string=new_conn, task_hub=new_hub or None,
+                                   subscription=new_sub or None)
         config.profiles[name] = profile
         if use or config.current is None:
             config.current = name
@@ -117,8 +124,8 @@ def list_profiles(cx: Cx) -> None:
             w.line(f"No profiles in {config.path}.")
             w.line("Create one: dtsctl config set NAME --connection-string \"Endpoint=...;Authentication=...;TaskHub=...\"")
             return
-        w.table(["", "Name", "Endpoint", "Task hub"],
-                [["*" if d["current"] else "", d["name"], d["endpoint"], d["task_hub"]] for d in docs])
+        w.table(["", "Name", "Endpoint", "Task hub", "Subscription"],
+                [["*" if d["current"] else "", d["name"], d["endpoint"], d["task_hub"], d["subscription"]] for d in docs])
 
     cx.emit(docs, human)
 
@@ -141,7 +148,7 @@ def show_profile(
 
     def human(w: TextWriter) -> None:
         w.kv([("Name", name), ("Current", doc["current"]), ("Connection string", doc["connection_string"]),
-              ("Task hub", profile.task_hub), ("Valid", result.valid), ("File", str(config.path))])
+              ("Task hub", profile.task_hub), ("Subscription", profile.subscription), ("Valid", result.valid), ("File", str(config.path))])
         if result.findings:
             w.line()
             write_findings(w, result.findings)

@@ -34,7 +34,8 @@ AZURE_PANEL = "Azure options"
 AZURE = OptionSet(
     options=(
         Option("subscription", Optional[str], None, ("--subscription",),
-               "Subscription id (else AZURE_SUBSCRIPTION_ID, else the only one you can see).", {"show_default": False}),
+               "Subscription id (else AZURE_SUBSCRIPTION_ID, else the profile's, else the only one you can see).",
+               {"show_default": False}),
         Option("resource_group", Optional[str], None, ("--resource-group", "-g"), "Resource group.",
                {"show_default": False}),
         Option("arm_endpoint", Optional[str], None, ("--arm-endpoint",),
@@ -65,7 +66,8 @@ SCHEDULER_ARG = ("The scheduler: its name, its ARM id, or left out for the one t
 def session(cx: Cx, azure: AzureArgs):
     from dtsctl.azure.session import ArmSession
 
-    return ArmSession(azure, prompt=cx.streams.say)
+    # The profile's subscription comes from the target's profile (--profile, DTSCTL_PROFILE, current).
+    return ArmSession(azure, prompt=cx.streams.say, profile_subscription=lambda: cx.target().subscription)
 
 
 def configured_endpoint(cx: Cx) -> tuple[str | None, str | None]:

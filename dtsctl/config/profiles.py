@@ -5,6 +5,7 @@
     [profiles.prod]
     connection_string = "Endpoint=https://...;Authentication=ManagedIdentity"
     task_hub = "orders"
+    subscription = "00000000-0000-0000-0000-000000000000"   # optional: the Azure commands' subscription
 
 Reads never modify the file. Writes go to a temporary file in the same folder and are renamed
 over the old one, so a crash leaves either the old or the new file. A file that cannot be read is
@@ -29,7 +30,7 @@ from pathlib import Path
 from dtsctl.errors import ConfigFileError, InvalidInput, NotFound
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-PROFILE_KEYS = ("connection_string", "task_hub")
+PROFILE_KEYS = ("connection_string", "task_hub", "subscription")
 UTF8_BOM = b"\xef\xbb\xbf"
 LOCK_TIMEOUT = 10.0  # seconds; other writers hold the lock for milliseconds
 NOT_A_FILE_HINT = ("Replace it with a regular file, or point DTSCTL_CONFIG at one (a path that does not "
@@ -41,9 +42,11 @@ class Profile:
     name: str
     connection_string: str | None = None
     task_hub: str | None = None
+    subscription: str | None = None  # an Azure subscription id, for the Azure commands (session.py)
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"name": self.name, "connection_string": self.connection_string, "task_hub": self.task_hub}
+        return {"name": self.name, "connection_string": self.connection_string, "task_hub": self.task_hub,
+                "subscription": self.subscription}
 
 
 @dataclass
@@ -72,6 +75,18 @@ def check_profile_name(name: str) -> str:
             hint="Use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit.",
         )
     return name
+
+
+def check_subscription(value: str) -> str:
+    """An Azure subscription id (a GUID), stripped; InvalidInput otherwise."""
+    from dtsctl.connection.model import GUID
+
+    text = value.strip()
+    if not GUID.fullmatch(text):
+        raise InvalidInput(f"'{value}' is not an Azure subscription id: it is a GUID such as "
+                           "00000000-0000-0000-0000-000000000000.",
+                           hint="'az account list -o table' lists the subscriptions you can use, with their ids.")
+    return text
 
 
 def _bad(path: Path, why: str) -> ConfigFileError:
@@ -178,6 +193,11 @@ def load(path: Path) -> ConfigFile:
             if not isinstance(value, str):
                 raise _bad(path, f"'{key}' in [profiles.{name}] must be a string.")
             values[key] = value
+        if "subscription" in values:
+            try:
+                values["subscription"] = check_subscription(values["subscription"])
+            except InvalidInput as exc:
+                raise _bad(path, f"'subscription' in [profiles.{name}]: {exc.message}") from None
         profiles[name] = Profile(name=name, **values)
     return ConfigFile(path=path, current=current, profiles=profiles, exists=True)
 
@@ -222,7 +242,8 @@ def _dump(config: ConfigFile) -> str:
     if config.current:
         doc["current_profile"] = config.current
     doc["profiles"] = {
-        name: {k: v for k, v in (("connection_string", p.connection_string), ("task_hub", p.task_hub)) if v}
+        name: {k: v for k, v in (("connection_string", p.connection_string), ("task_hub", p.task_hub),
+                                 ("subscription", p.subscription)) if v}
         for name, p in sorted(config.profiles.items())
     }
     return "# dtsctl profiles; edit with 'dtsctl config ...'\n" + tomli_w.dumps(doc)

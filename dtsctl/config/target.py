@@ -10,6 +10,9 @@ Precedence, per value: flag > environment > profile > the Python samples' variab
   profile's `task_hub`; `TASKHUB`) wins over the `TaskHub` key of a connection string that came
   from the same or a lower layer; a connection string from a higher layer keeps its own TaskHub.
   Functions apps rely on this: their connection string has no TaskHub and `TASKHUB_NAME` gives it.
+- The profile itself (`Target.profile`, and its `subscription` for the Azure commands): `--profile`,
+  else `DTSCTL_PROFILE`, else `current_profile`; none when -c is given without --profile (the file
+  is not read then).
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ class Target:
     task_hub_source: Source | None
     profile: str | None
     config_path: Path
+    # The selected profile's Azure subscription: the Azure commands' default after AZURE_SUBSCRIPTION_ID.
+    subscription: str | None = None
     # Values that were set but lost to a higher-precedence one: (what, source).
     overridden: tuple[tuple[str, Source], ...] = field(default_factory=tuple)
 
@@ -237,5 +242,6 @@ def resolve(args: TargetArgs, env: Mapping[str, str] | None = None) -> Target:
         task_hub_source=task_hub_source,
         profile=profile.name if profile is not None else None,
         config_path=config_path,
+        subscription=profile.subscription if profile is not None else None,
         overridden=tuple(overridden),
     )
