@@ -207,7 +207,7 @@ def _pages(session: ArmSession, subscription: str, url: str, what: str) -> list[
 
 def _ra_url(session: ArmSession, scope: str, name: str = "", query: str = "") -> str:
     """A role assignment's address (or, without `name`, the list's at `scope`), with its api-version."""
-    from dtsctl.doctor.arm import ROLE_ASSIGNMENTS_API
+    from dtsctl.azure.ids import ROLE_ASSIGNMENTS_API
 
     path = f"{scope.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments" + (f"/{name}" if name else "")
     return _url(session, path, ROLE_ASSIGNMENTS_API, query)
@@ -218,7 +218,7 @@ def _ra_url(session: ArmSession, scope: str, name: str = "", query: str = "") ->
 
 def signed_in(session: ArmSession) -> Principal:
     """The operator, from the claims of its ARM token (the token itself is never shown)."""
-    from dtsctl.doctor.arm import arm_scope
+    from dtsctl.azure.ids import arm_scope
     from dtsctl.doctor.identity import describe_identity, jwt_claims
 
     with arm_call("sign in to Azure Resource Manager"):

@@ -19,8 +19,7 @@ from dtsctl.azure.model import (
     check_name,
 )
 from dtsctl.azure.session import ArmSession
-from dtsctl.doctor.arm import SCHEDULER_ID
-from dtsctl.doctor.arm import _normal_endpoint as normal_endpoint
+from dtsctl.azure.ids import SCHEDULER_ID, normal_endpoint
 from dtsctl.errors import InvalidInput, NotFound, OperationFailed, UsageError
 
 OPEN = ("0.0.0.0/0", "::/0")

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from dtsctl.azure.errors import arm_call
 from dtsctl.azure.model import AzureArgs
-from dtsctl.doctor.arm import SUBSCRIPTIONS_API, arm_scope
+from dtsctl.azure.ids import SUBSCRIPTIONS_API, arm_scope
 from dtsctl.doctor.context import ARM_ENV
 from dtsctl.dts import ARM_ENDPOINT
 from dtsctl.errors import UsageError

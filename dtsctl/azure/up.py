@@ -122,10 +122,10 @@ class UpResult:
 
 def admits(allowlist: list[str], address: str) -> bool:
     """Whether an entry of `allowlist` holds `address` (an address, or its /32 or /128 entry)."""
-    from dtsctl.doctor.arm import _contains as holds  # the doctor's allowlist check, shared
+    from dtsctl.azure.ids import allowlist_entry_admits  # the doctor's allowlist check too
 
     ip = ipaddress.ip_address(address.split("/")[0])
-    return any(holds(entry, ip) for entry in allowlist)
+    return any(allowlist_entry_admits(entry, ip) for entry in allowlist)
 
 
 class _Run:

@@ -7,35 +7,22 @@ Schedulers and task hubs through azure-mgmt-durabletask; role assignments throug
 from __future__ import annotations
 
 import ipaddress
-import re
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from dtsctl.azure.ids import (
+    ROLE_ASSIGNMENTS_API,
+    SCHEDULER_ID,
+    SUBSCRIPTIONS_API,
+    allowlist_entry_admits,
+    arm_scope,
+    normal_endpoint,
+)
 from dtsctl.doctor.context import Context
-from dtsctl.dts import ARM_SCOPES, DATA_CONTRIBUTOR_ROLE_ID, ROLE_NAMES
+from dtsctl.dts import DATA_CONTRIBUTOR_ROLE_ID, ROLE_NAMES
 from dtsctl.doctor.model import Outcome, failed, passed, skipped, warned
 from dtsctl.times import parse_iso
-
-ROLE_ASSIGNMENTS_API = "2022-04-01"
-SUBSCRIPTIONS_API = "2022-12-01"
-SCHEDULER_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DurableTask/schedulers/(?P<name>[^/]+)/?$",
-    re.IGNORECASE,
-)
-def arm_scope(arm_endpoint: str) -> str:
-    """The token scope for ARM at `arm_endpoint` (a stand-in on loopback: the public cloud's)."""
-    host = urlsplit(arm_endpoint).hostname or ""
-    return ARM_SCOPES.get(host, ARM_SCOPES["management.azure.com"])
-
-
-def _normal_endpoint(url: str) -> str:
-    parts = urlsplit(url.strip().rstrip("/").lower())
-    port = parts.port
-    netloc = parts.hostname or ""
-    if port and not (parts.scheme == "https" and port == 443):
-        netloc += f":{port}"
-    return f"{parts.scheme}://{netloc}"
 
 
 def _client(ctx: Context, credential: Any, subscription: str):
@@ -82,7 +69,7 @@ def check_scheduler(ctx: Context) -> Outcome:
         return skipped("no credential to read Azure Resource Manager with")
     from azure.core.exceptions import AzureError, HttpResponseError
 
-    wanted = _normal_endpoint(ctx.fields.endpoint or "")
+    wanted = normal_endpoint(ctx.fields.endpoint or "")
     try:
         if ctx.options.scheduler_id:
             m = SCHEDULER_ID.match(ctx.options.scheduler_id.strip())
@@ -97,7 +84,7 @@ def check_scheduler(ctx: Context) -> Outcome:
                 client = _client(ctx, credential, sub)
                 pages = (client.schedulers.list_by_resource_group(ctx.options.resource_group)
                          if ctx.options.resource_group else client.schedulers.list_by_subscription())
-                schedulers.extend(s for s in pages if _normal_endpoint(s.properties.endpoint or "") == wanted)
+                schedulers.extend(s for s in pages if normal_endpoint(s.properties.endpoint or "") == wanted)
                 if schedulers:
                     break
     except HttpResponseError as exc:
@@ -124,7 +111,7 @@ def check_scheduler(ctx: Context) -> Outcome:
             "subscription": m["sub"] if m else None, "client": client}
     detail = (f"{s.name} in {m['rg'] if m else '?'} ({s.location}), provisioning {state}, "
               f"task hubs: {', '.join(hubs) or 'none'}")
-    if _normal_endpoint(props.endpoint or "") != wanted:
+    if normal_endpoint(props.endpoint or "") != wanted:
         return failed(f"{detail}; its endpoint is {props.endpoint}, not {ctx.fields.endpoint}",
                       cause="The connection string points at another scheduler than the one named.",
                       fix=f"Use Endpoint={props.endpoint}", **data)
@@ -158,19 +145,12 @@ def check_ip_allowlist(ctx: Context) -> Outcome:
         address = None
     if address is None or address.is_private and not address.is_loopback:
         return passed(f"{len(allow)} entries; this machine's public address cannot be known from here")
-    inside = any(_contains(entry, address) for entry in allow)
+    inside = any(allowlist_entry_admits(entry, address) for entry in allow)
     if not inside:
         return failed(f"{address} is not in the allowlist ({', '.join(allow)})",
                       cause="The scheduler's IP allowlist does not include this machine, so calls get 403 PermissionDenied.",
                       fix=fix.replace("<your address or CIDR>", f"{', '.join(allow)} {address}"), address=str(address))
     return passed(f"{address} is allowed ({', '.join(allow)})")
-
-
-def _contains(entry: str, address: Any) -> bool:
-    try:
-        return address in ipaddress.ip_network(entry.strip(), strict=False)
-    except ValueError:
-        return False
 
 
 def check_rbac(ctx: Context) -> Outcome:

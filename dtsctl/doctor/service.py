@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dtsctl.azure.ids import ROLE_ASSIGNMENTS_API, arm_scope
 from dtsctl.doctor import arm, emulator_check, grpc_checks, identity, network
 from dtsctl.doctor.context import Context, Options
 from dtsctl.doctor.model import Check, CheckResult, Outcome, failed, passed, skipped
@@ -35,7 +36,7 @@ def check_dashboard(ctx: Context) -> Outcome:
         from azure.identity import AzureCliCredential
 
         user = AzureCliCredential()
-        claims = jwt_claims(user.get_token(arm.arm_scope(ctx.arm_endpoint)).token)
+        claims = jwt_claims(user.get_token(arm_scope(ctx.arm_endpoint)).token)
     except Exception as exc:  # noqa: BLE001
         return failed(f"no signed-in Azure CLI user: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                       cause="The dashboard signs you in as yourself; without 'az login' dtsctl cannot check your role.",
@@ -45,7 +46,7 @@ def check_dashboard(ctx: Context) -> Outcome:
     from urllib.parse import quote
 
     url = (f"{ctx.arm_endpoint}{sid}/providers/Microsoft.Authorization/roleAssignments"
-           f"?api-version={arm.ROLE_ASSIGNMENTS_API}&$filter={quote(f'principalId eq {chr(39)}{oid}{chr(39)}')}")
+           f"?api-version={ROLE_ASSIGNMENTS_API}&$filter={quote(f'principalId eq {chr(39)}{oid}{chr(39)}')}")
     outcome = arm.judge_assignments(arm._get_json(client, url).get("value", []), oid, sid, ctx.target.task_hub)  # noqa: SLF001
     who = claims.get("upn") or claims.get("unique_name") or oid
     if outcome.status == "fail":
