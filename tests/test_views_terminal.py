@@ -153,12 +153,14 @@ def test_config_list_is_a_table_marking_the_current_profile(isolated_env: Path) 
         r = invoke("config", "set", name, "-c", f"Endpoint=http://localhost:{port};Authentication=None",
                    "--task-hub", f"hub-{name}", "--force")
         assert r.exit_code == 0, r.stderr
+    sub = "11111111-2222-3333-4444-555555555555"
+    assert invoke("config", "set", "staging", "--subscription", sub).exit_code == 0
     assert invoke("config", "use", "staging").exit_code == 0
-    screen = on_terminal("config", "list", width=70)
+    screen = on_terminal("config", "list", width=100)
     assert screen.exit_code == 0, screen.err
-    fits(screen, 70)
-    assert body_rows(screen) == [["", "dev", "http://localhost:8080", "hub-dev"],
-                                 ["*", "staging", "http://localhost:9090", "hub-staging"]]
+    fits(screen, 100)
+    assert body_rows(screen) == [["", "dev", "http://localhost:8080", "hub-dev", "-"],
+                                 ["*", "staging", "http://localhost:9090", "hub-staging", sub]]
 
 
 def test_emulator_status_card_and_task_hub_table(isolated_env: Path) -> None:
