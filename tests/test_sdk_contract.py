@@ -444,8 +444,13 @@ def test_entity_query_signal_and_clean_result_fields(engine: Any) -> None:
     try:
         with sample_worker(engine, hub):
             sdk_entities.signal_entity(client, "counter", "a", "add", 5)
-            found = wait_until(lambda: list(sdk_entities.query_entities(
-                client, id_prefix="@counter@", include_state=True, include_transient=False)), timeout=20)
+            # The entity can be listed before its first operation has run (state None): wait for the state.
+            def counted():
+                rows = list(sdk_entities.query_entities(client, id_prefix="@counter@", include_state=True,
+                                                        include_transient=False))
+                return rows if rows and rows[0].state is not None else None
+
+            found = wait_until(counted, timeout=20)
         assert [(r.entity_id, r.name, r.key, r.state, r.backlog_queue_size) for r in found] == [
             ("@counter@a", "counter", "a", 5, 0)]
         assert found[0].last_modified_at is not None
