@@ -40,6 +40,7 @@ from google.protobuf import empty_pb2
 
 from dtsctl import dts
 from dtsctl.dts import DEFAULT_TASK_HUB, TASK_HUB_METADATA_KEY
+from dtsctl.emulator.local import fidelity
 from dtsctl.sdk import backend as sdk_backend
 from dtsctl.sdk.backend import InMemoryOrchestrationBackend, rpc_method_names
 from dtsctl.sdk.protos import messages, status_name
@@ -288,6 +289,9 @@ class TaskHubRouter:
     def _dispatcher(self, method: str) -> Callable[[Any, grpc.ServicerContext], Any]:
         def dispatch(request: Any, context: grpc.ServicerContext) -> Any:
             hub = self._hub_for(context, method)
+            refused = fidelity.refusal(method, request)
+            if refused is not None:
+                context.abort(*refused)
             return getattr(hub.backend, method)(request, context)
 
         dispatch.__name__ = method
