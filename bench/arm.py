@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchenv import installed_tool_env
+from benchenv import dtsctl_exe, installed_tool_env, print_ratios
 
 TARGET = 1.3
 MINIMAL = """
@@ -40,9 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    exe = shutil.which("dtsctl", path=os.path.dirname(sys.executable)) or shutil.which("dtsctl")
-    if not exe:
-        sys.exit("dtsctl is not installed in this environment (pip install -e .)")
+    exe = dtsctl_exe()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from azureloop.kit import AzureLoop
 
@@ -69,10 +67,7 @@ def main() -> None:
         kit.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     baseline = statistics.median(times["minimal azure-mgmt-durabletask script"])
-    print(f"{'command':40} {'median ms':>10} {'ratio':>7}")
-    for name, samples in times.items():
-        median = statistics.median(samples)
-        print(f"{name:40} {median * 1000:10.1f} {median / baseline:7.2f}x")
+    print_ratios(times, "minimal azure-mgmt-durabletask script")
     ratio = statistics.median(times["dtsctl scheduler list -o json"]) / baseline
     print(f"target: at most {TARGET}x; {'meets' if ratio <= TARGET else 'MISSES'} it ({ratio:.2f}x)")
 

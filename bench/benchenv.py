@@ -26,3 +26,25 @@ def installed_tool_env(tmp: str, **extra: str) -> dict[str, str]:
     finally:
         sys.pycache_prefix = previous
     return env
+
+
+def dtsctl_exe() -> str:
+    """The dtsctl console script of this interpreter's environment (else the one on PATH); exits
+    with a message when there is none."""
+    import shutil
+
+    exe = shutil.which("dtsctl", path=os.path.dirname(sys.executable)) or shutil.which("dtsctl")
+    if not exe:
+        sys.exit("dtsctl is not installed in this environment (pip install -e .)")
+    return exe
+
+
+def print_ratios(times: dict[str, list[float]], baseline: str) -> None:
+    """A table of median wall times, each as a ratio to the `baseline` row's median."""
+    import statistics
+
+    base = statistics.median(times[baseline])
+    print(f"{'command':40} {'median ms':>10} {'ratio':>7}")
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        print(f"{name:40} {median * 1000:10.1f} {median / base:7.2f}x")

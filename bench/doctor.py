@@ -15,11 +15,10 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-from benchenv import installed_tool_env
+from benchenv import dtsctl_exe, installed_tool_env
 
 TARGETS = {"healthy local engine": 1.5, "refused port": 5.0, "silent listener": 5.0}
 
@@ -40,9 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    exe = shutil.which("dtsctl", path=os.path.dirname(sys.executable)) or shutil.which("dtsctl")
-    if not exe:
-        sys.exit("dtsctl is not installed in this environment")
+    exe = dtsctl_exe()
     state = tempfile.mkdtemp(prefix="dtsctl-bench-")
     env = installed_tool_env(state, DTSCTL_STATE_DIR=state)
     name, port = f"bench-doctor-{os.getpid()}", free_port()

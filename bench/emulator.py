@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchenv import installed_tool_env
+from benchenv import dtsctl_exe, installed_tool_env
 
 ROOT = Path(__file__).resolve().parent.parent
 UP_TARGET = 0.3
@@ -118,9 +118,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--image", help="a local emulator image (default: the tests' stand-in)")
     args = parser.parse_args()
-    exe = shutil.which("dtsctl", path=os.path.dirname(sys.executable)) or shutil.which("dtsctl")
-    if not exe:
-        sys.exit("dtsctl is not installed in this environment")
+    exe = dtsctl_exe()
     image = args.image or stand_in_image()
     state = tempfile.mkdtemp(prefix="dtsctl-bench-")
     env = installed_tool_env(state, DTSCTL_STATE_DIR=state)

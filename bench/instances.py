@@ -82,7 +82,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchenv import installed_tool_env
+from benchenv import dtsctl_exe, installed_tool_env
 
 HERE = Path(__file__).resolve().parent
 SHOW_TARGET = 1.25
@@ -268,9 +268,7 @@ class Bench:
         self.procs = procs
         self.tmp = tmp
         self.py = sys.executable
-        self.exe = shutil.which("dtsctl", path=os.path.dirname(sys.executable)) or shutil.which("dtsctl")
-        if not self.exe:
-            fail("dtsctl is not installed in this environment (pip install -e .)")
+        self.exe = dtsctl_exe()
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.server_log = open(os.path.join(tmp, "server.log"), "wb")

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from benchenv import installed_tool_env
+from benchenv import dtsctl_exe, installed_tool_env, print_ratios
 
 TARGET = 1.3
 
 
 def commands() -> dict[str, list[str]]:
-    exe = shutil.which("dtsctl", path=os.path.dirname(sys.executable)) or shutil.which("dtsctl")
-    if exe is None:
-        sys.exit("dtsctl is not installed in this environment (pip install -e .)")
+    exe = dtsctl_exe()
     return {
         "python -c 'import typer'": [sys.executable, "-c", "import typer"],
         "dtsctl --version": [exe, "--version"],
@@ -52,10 +49,7 @@ def main() -> None:
             subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
             times[name].append(time.perf_counter() - start)
     base = statistics.median(times["python -c 'import typer'"])
-    print(f"{'command':40} {'median ms':>10} {'ratio':>7}")
-    for name, samples in times.items():
-        median = statistics.median(samples)
-        print(f"{name:40} {median * 1000:10.1f} {median / base:7.2f}x")
+    print_ratios(times, "python -c 'import typer'")
     ratio = statistics.median(times["dtsctl --version"]) / base
     verdict = "meets" if ratio <= TARGET else "MISSES"
     print(f"\ndtsctl --version / import typer = {ratio:.2f}x ({verdict} the {TARGET}x target)")

@@ -9,7 +9,7 @@ import typer
 from dtsctl.azure.model import AzureArgs, Wait, check_name
 from dtsctl.cli.common import Cx, command, finite, group
 from dtsctl.cli.options import Option, OptionSet
-from dtsctl.cli.scheduler_cmd import AZURE, AZURE_PANEL, session
+from dtsctl.cli.scheduler_cmd import AZURE, AZURE_PANEL, LocationOpt, session
 from dtsctl.errors import UsageError
 from dtsctl.output.render import TextWriter
 
@@ -52,8 +52,7 @@ def _address(cx: Cx) -> tuple[str | None, str | None]:
 def up(
     cx: Cx,
     name: Annotated[str, typer.Argument(help="The scheduler's name (3 to 64 letters, digits, hyphens).")],
-    location: Annotated[Optional[str], typer.Option("--location", "-l", help="Azure region, for example westus2.",
-                                                    show_default=False)] = None,
+    location: LocationOpt = None,
     task_hub: Annotated[str, typer.Option("--task-hub", help="The task hub to create.")] = "default",
     profile: Annotated[Optional[str], typer.Option("--profile", help="The profile to save (default: the "
                                                    "scheduler's name).", show_default=False)] = None,

@@ -185,6 +185,8 @@ MyIpOpt = Annotated[bool, typer.Option("--allow-my-ip", help="Let this machine's
 DenyAllOpt = Annotated[bool, typer.Option("--deny-all", help="Allow an empty IP allowlist, which denies every caller.")]
 AccessOpt = Annotated[Optional[NetworkAccess], typer.Option("--public-network-access", help="Public network access.",
                                                             case_sensitive=False, show_default=False)]
+LocationOpt = Annotated[Optional[str], typer.Option("--location", "-l", help="Azure region, for example westus2.",
+                                                  show_default=False)]
 TagOpt = Annotated[Optional[list[str]], typer.Option("--tag", help="A tag NAME=VALUE (repeatable).", show_default=False)]
 
 
@@ -192,8 +194,7 @@ TagOpt = Annotated[Optional[list[str]], typer.Option("--tag", help="A tag NAME=V
 def create(
     cx: Cx,
     name: Annotated[str, typer.Argument(help="The new scheduler's name (3 to 64 letters, digits, hyphens).")],
-    location: Annotated[Optional[str], typer.Option("--location", "-l", help="Azure region, for example westus2.",
-                                                    show_default=False)] = None,
+    location: LocationOpt = None,
     sku: Annotated[SkuChoice, typer.Option("--sku", help="Consumption (pay per use) or Dedicated (capacity units).",
                                            case_sensitive=False)] = "consumption",
     capacity: CapacityOpt = None,
