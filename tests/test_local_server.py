@@ -363,15 +363,15 @@ def test_package_import_is_cheap() -> None:
 
 
 def test_wait_without_deadline_waits_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
-    """grpc reports ~1e308 s left for a call without a deadline; the backend cannot wait that long."""
+    """grpc reports ~1e308 s left for a call without a deadline: the engine waits a slice at a time."""
     import threading
 
-    import dtsctl.emulator.local.hubs as hubs
+    import dtsctl.emulator.local.engine.client as engine_client
 
     def quick(ctx, _):
         return "done"
 
-    monkeypatch.setattr(hubs, "WAIT_SLICE", 0.3)
+    monkeypatch.setattr(engine_client, "WAIT_SLICE", 0.3)
     running = serve(LocalServerConfig(port=0, health_port=-1))
     worker = TaskHubGrpcWorker(host_address=f"localhost:{running.grpc_port}")
     worker.add_orchestrator(quick)

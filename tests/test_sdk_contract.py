@@ -501,140 +501,17 @@ def test_enable_http_proxy_option_bypasses_the_proxy_variables(engine: Any, monk
 
 # ----------------------------------------------------------------------------- dtsctl/sdk/backend.py
 
-class _Hosted:
-    """One in-memory backend (made as the local engine makes them) served by a real grpc server."""
-
-    def __init__(self, logger: Any = None) -> None:
-        import logging
-
-        from dtsctl.sdk import backend as sdk_backend
-
-        self.backend = sdk_backend.new_backend(max_history_size=100,
-                                               logger=logger or logging.getLogger("test.backend"))
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        sdk_backend.add_servicer(self.backend, self.server)  # the backend is a servicer itself
-        port = self.server.add_insecure_port("127.0.0.1:0")
-        self.server.start()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        self.stub = services().TaskHubSidecarServiceStub(self.channel)
-
-    def start(self, instance_id: str) -> None:
-        from dtsctl.sdk.protos import messages
-
-        self.stub.StartInstance(messages().CreateInstanceRequest(instanceId=instance_id, name="n"), timeout=5)
-
-    def close(self) -> None:
-        self.channel.close()
-        self.server.stop(0)
-
-
-@pytest.fixture
-def hosted() -> Iterator[_Hosted]:
-    h = _Hosted()
-    try:
-        yield h
-    finally:
-        h.close()
-
-
-def test_backend_has_a_method_for_every_rpc() -> None:
+def test_the_engine_has_a_method_for_every_rpc() -> None:
+    from dtsctl.emulator.local.engine.hub import HubEngine
+    from dtsctl.emulator.local.engine.store import open_store
     from dtsctl.sdk import backend as sdk_backend
 
     names = sdk_backend.rpc_method_names()
     assert {"Hello", "StartInstance", "GetWorkItems", "WaitForInstanceCompletion"} <= set(names)
-    backend = sdk_backend.new_backend(max_history_size=10, logger=__import__("logging").getLogger("t"))
-    # The engine's router calls the backend's method of the rpc's name with the same request and context.
-    assert [n for n in names if not callable(getattr(backend, n, None))] == []
-
-
-def test_backend_instances_and_entities_under_its_lock(hosted: _Hosted) -> None:
-    from dtsctl.sdk import backend as sdk_backend
-    from dtsctl.sdk.protos import status_name
-
-    assert sdk_backend.counts(hosted.backend) == sdk_backend.Counts(statuses=[], entities=0)
-    hosted.start("a")
-    held = sdk_backend.counts(hosted.backend)  # backend._lock, ._instances[...].status, ._entities
-    assert held is not None and [status_name(s) for s in held.statuses] == ["PENDING"] and held.entities == 0
-    hosted.backend.reset()  # CreateTaskHub(recreateIfExists) and DeleteTaskHub
-    assert sdk_backend.counts(hosted.backend).statuses == []
-
-
-def test_backend_logger_is_replaced(caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
-    h = _Hosted(logger=logging.LoggerAdapter(logging.getLogger("test.mine"), {}))
-    try:
-        with caplog.at_level("INFO", logger="test.mine"):
-            h.start("logged")
-    finally:
-        h.close()
-    assert any(r.name == "test.mine" and "logged" in r.getMessage() for r in caplog.records), caplog.records
-
-
-def test_backend_state_waiters_wake_on_their_event(hosted: _Hosted) -> None:
-    from dtsctl.sdk import backend as sdk_backend
-    from dtsctl.sdk.protos import messages
-    from support.wait import wait_until
-
-    hosted.start("w")
-    outcome: dict[str, Any] = {}
-
-    def waiting() -> None:
-        try:
-            hosted.stub.WaitForInstanceCompletion(messages().GetInstanceRequest(instanceId="w"), timeout=30)
-        except grpc.RpcError as exc:
-            outcome["code"] = exc.code()
-
-    thread = threading.Thread(target=waiting, daemon=True)
-    thread.start()
-    wait_until(lambda: hosted.backend._state_waiters.get("w"), timeout=10, desc="a state waiter")
-    began = time.monotonic()
-    sdk_backend.release_waiters(hosted.backend)
-    thread.join(10)
-    assert not thread.is_alive() and time.monotonic() - began < 5
-    assert outcome["code"] == grpc.StatusCode.DEADLINE_EXCEEDED  # woken without a result: "timed out"
-
-
-def test_backend_wait_reads_time_remaining_and_aborts_with_deadline_exceeded(hosted: _Hosted) -> None:
-    """The engine's _SlicedContext (hubs.py) bounds what time_remaining() says and turns the abort
-    into another slice: both rely on the backend's waits asking and answering just so."""
-    from dtsctl.sdk.protos import messages
-
-    hosted.start("s")
-    calls: list[Any] = []
-
-    class Context:
-        def time_remaining(self) -> float:
-            calls.append("time_remaining")
-            return 0.05
-
-        def abort(self, code: grpc.StatusCode, details: str) -> None:
-            calls.append(code)
-            raise RuntimeError("aborted")
-
-    for method in ("WaitForInstanceStart", "WaitForInstanceCompletion"):
-        calls.clear()
-        with pytest.raises(RuntimeError, match="aborted"):
-            getattr(hosted.backend, method)(messages().GetInstanceRequest(instanceId="s"), Context())
-        assert calls == ["time_remaining", grpc.StatusCode.DEADLINE_EXCEEDED], method
-
-
-def test_backend_stop_ends_the_work_item_streams(hosted: _Hosted) -> None:
-    from dtsctl.sdk.protos import messages
-
-    stream = hosted.stub.GetWorkItems(messages().GetWorkItemsRequest(), timeout=30)
-    ended = threading.Event()
-
-    def drain() -> None:
-        for _ in stream:
-            pass
-        ended.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    time.sleep(0.3)  # the stream is open and idle
-    assert not ended.is_set()
-    hosted.backend.stop()  # never started: only its shutdown flags (the engine's HubRegistry.shutdown)
-    assert ended.wait(10), "GetWorkItems still open after stop()"
+    engine = HubEngine(open_store(None), "default")
+    # The engine's router calls the engine's method of the rpc's name with the same request and context
+    # (CreateTaskHub and DeleteTaskHub are the router's own).
+    assert [n for n in names if not callable(getattr(engine, n, None))] == ["CreateTaskHub", "DeleteTaskHub"]
 
 
 def test_health_ping_is_a_work_item() -> None:

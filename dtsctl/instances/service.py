@@ -316,18 +316,24 @@ def terminate(conn: scheduler.Connection, instance_id: str, *, reason: str | Non
     status = status or get(conn, instance_id, payloads=False).runtime_status
     if status in TERMINAL:
         return ActionResult("terminate", instance_id, "skipped", f"Instance '{instance_id}' has already ended ({status}).")
+    # Read before the request: a scheduler that terminates sub-orchestrations itself (DTS, the local
+    # engine) may end them before they could be read as running.
+    running = []
+    if recursive:
+        for child in _descendants(conn, instance_id):
+            state = get_state(conn, child, payloads=False)
+            if state is not None and not state.terminal:
+                running.append(child)
     rpc.terminate(conn.client, instance_id, reason=reason, recursive=recursive)
     extra: dict[str, Any] = {}
     message = f"Termination of {instance_id} requested (it was {status})."
     if recursive:
-        # The request asks the scheduler to terminate sub-orchestrations too; not every scheduler
-        # does (the local engine does not), so the ones still running are terminated here as well.
+        # Not every scheduler honours `recursive`: each is asked as well (a second request for one
+        # already being terminated changes nothing).
         done = []
-        for child in _descendants(conn, instance_id):
-            state = get_state(conn, child, payloads=False)
-            if state is not None and not state.terminal:
-                rpc.terminate(conn.client, child, reason=reason, recursive=True)
-                done.append(child)
+        for child in running:
+            rpc.terminate(conn.client, child, reason=reason, recursive=True)
+            done.append(child)
         extra["sub_orchestrations"] = done
         if done:
             message += f" Also terminated {len(done)} sub-orchestration{'s' if len(done) != 1 else ''}."

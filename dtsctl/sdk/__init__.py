@@ -21,9 +21,9 @@ inside the functions that use them (`dtsctl --version` must not pay for them).
 - channel.py raw channels and byte-level unary calls (Hello, ListInstanceIds) for doctor and the
              emulator's readiness probe, which must not import protobuf or the SDK
 - entities.py entity queries, reads, signals and clean-up through the client -> EntityRecords
-- backend.py the server side, for the local engine (dtsctl/emulator/local/): the SDK's in-memory
-             backend made, counted, woken; the servicer registration; the health ping. The only
-             module here that imports the SDK at once: only the engine's process imports it.
+- backend.py the server side, for the local engine (dtsctl/emulator/local/): the rpc names, the
+             servicer registration, the health ping (the engine itself is dtsctl's own). Only the
+             engine's process imports it.
 
 Public SDK API is used where it is enough: the client's suspend/resume/rewind/restart and
 schedule/get/wait/raise methods (dtsctl.instances.service, dtsctl.samples.demo), and the
@@ -45,9 +45,4 @@ Private or unstable APIs used, each with its contract test:
   `grpc.enable_http_proxy` channel option
 - `EntityMetadata._locked_by` (entities.entity_record): the raw lock holder, which the public
   `get_locked_by()` cannot parse
-- `InMemoryOrchestrationBackend` internals (backend.py): `_lock`, `_instances` (values with
-  `.status`), `_entities`, `_state_waiters` (with `.event`), `_logger`; a method per rpc name; its
-  waits calling `context.time_remaining()` and `context.abort(DEADLINE_EXCEEDED, ...)` (which the
-  engine's _SlicedContext relies on); `reset()`; `stop()` ending GetWorkItems streams without a
-  server of its own
 """

@@ -1,67 +1,17 @@
-"""The server side of the adapter: the SDK's in-memory backend (`durabletask.testing`) as the local
-engine uses it, one per task hub, and the generated servicer registration.
-
-The engine (dtsctl/emulator/local/) is a grpc server of its own and keeps its grpc plumbing; what
-reaches into the backend's private state (its lock, instance and entity maps, state waiters, logger)
-is here, each read defensively and each covered by a contract test. Imported only by the engine's
-server process (it imports the SDK at once).
+"""The server side of the adapter: what the local engine (dtsctl/emulator/local/) takes from the SDK's
+generated gRPC code to serve TaskHubSidecarService: the rpc names, the servicer registration and the
+health-ping work item. The engine itself is dtsctl's own (emulator/local/engine/); it no longer uses
+the SDK's in-memory test backend. Imported only by the engine's server process.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
 from typing import Any
-
-from durabletask.testing import InMemoryOrchestrationBackend
 
 from dtsctl.sdk.protos import messages, services
 
-# The logger the backend's module logs to besides its own `_logger` (which new_backend replaces).
+# The SDK module's logger; the server quietens it below debug.
 SDK_LOGGER = "durabletask.testing"
-
-
-def new_backend(*, max_history_size: int, logger: logging.Logger | logging.LoggerAdapter) -> InMemoryOrchestrationBackend:
-    """A backend used as a plain servicer (its own start(), which makes a grpc server, is never called),
-    logging through `logger`: it logs every instance and event at INFO, the server decides how much shows."""
-    backend = InMemoryOrchestrationBackend(max_history_size=max_history_size)
-    if hasattr(backend, "_logger"):
-        backend._logger = logger  # type: ignore[attr-defined]
-    return backend
-
-
-@dataclass
-class Counts:
-    """What a backend holds: its instances' status enum numbers, and how many entities."""
-
-    statuses: list[Any] = field(default_factory=list)
-    entities: int | None = None
-
-
-def counts(backend: InMemoryOrchestrationBackend) -> Counts | None:
-    """Read under the backend's lock; None when this SDK keeps its state otherwise."""
-    lock = getattr(backend, "_lock", None)
-    instances = getattr(backend, "_instances", None)
-    entities = getattr(backend, "_entities", None)
-    if lock is None or not isinstance(instances, dict):
-        return None
-    with lock:
-        return Counts(statuses=[getattr(i, "status", None) for i in instances.values()],
-                      entities=len(entities) if isinstance(entities, dict) else None)
-
-
-def release_waiters(backend: InMemoryOrchestrationBackend) -> None:
-    """Wake the handlers blocked in WaitForInstanceStart/Completion (the backend's state waiters)."""
-    waiters = getattr(backend, "_state_waiters", None)
-    lock = getattr(backend, "_lock", None)
-    if not isinstance(waiters, dict) or lock is None:
-        return
-    with lock:
-        for items in waiters.values():
-            for waiter in items:
-                event = getattr(waiter, "event", None)
-                if event is not None:
-                    event.set()
 
 
 def rpc_method_names() -> list[str]:

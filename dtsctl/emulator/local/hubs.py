@@ -1,12 +1,11 @@
 """Task hubs of the local engine and the gRPC servicer that routes calls to them.
 
-Every task hub is one ``durabletask.testing.InMemoryOrchestrationBackend`` used as a plain
-servicer object (its own ``start()``, which makes a grpc server of its own, is never called).
-:class:`TaskHubRouter` answers every ``TaskHubSidecarService`` method generically: it reads the
-``taskhub`` gRPC metadata, finds (or, with dynamic task hubs, creates) the hub and calls the
-backend's method of the same name with the same request and context. Unary and server-streaming
-methods go through the same path; ``GetWorkItems`` is additionally wrapped to count connected
-workers and to send periodic health pings.
+Every task hub is one `engine.hub.HubEngine` (dtsctl's own engine) over the server's one store
+(`engine.store`: SQLite, in memory or in a file; the hubs themselves are kept there too, so a hub
+created on first use or by CreateTaskHub is served again after a restart). :class:`TaskHubRouter`
+answers every ``TaskHubSidecarService`` method generically: it reads the ``taskhub`` gRPC metadata,
+finds (or, with dynamic task hubs, creates) the hub and calls the engine's method of the same name.
+``GetWorkItems`` is additionally wrapped to count connected workers and to send periodic health pings.
 
 Routing rules:
 
@@ -21,7 +20,7 @@ Routing rules:
 - ``CreateTaskHub`` creates the named hub (even when dynamic task hubs are off: it is an explicit
   request); with ``recreateIfExists`` an existing hub loses all its state. ``DeleteTaskHub`` drops all
   state of the named hub (instances, entities, queues); the hub itself stays served, so connected
-  workers keep working. The backend's own versions of both are no-ops.
+  workers keep working.
 """
 
 from __future__ import annotations
@@ -41,8 +40,10 @@ from google.protobuf import empty_pb2
 from dtsctl import dts
 from dtsctl.dts import DEFAULT_TASK_HUB, TASK_HUB_METADATA_KEY
 from dtsctl.emulator.local import fidelity
+from dtsctl.emulator.local.engine.hub import HubEngine
+from dtsctl.emulator.local.engine.store import Store, open_store
 from dtsctl.sdk import backend as sdk_backend
-from dtsctl.sdk.backend import InMemoryOrchestrationBackend, rpc_method_names
+from dtsctl.sdk.backend import rpc_method_names
 from dtsctl.sdk.protos import messages, status_name
 from dtsctl.times import iso
 
@@ -53,22 +54,14 @@ TASK_HUB_NOT_FOUND = dts.TASK_HUB_NOT_FOUND + ": {name}"
 NO_METADATA_HINT = " (the call had no 'taskhub' metadata, which selects 'default')"
 
 log = logging.getLogger("dtsctl.emulator.local")
-backend_log = logging.getLogger("dtsctl.emulator.local.backend")
-
-
-class _HubLogAdapter(logging.LoggerAdapter):
-    """Prefixes the in-memory backend's own log lines with the hub name."""
-
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        return f"[hub {self.extra['hub']}] {msg}", kwargs  # type: ignore[index]
 
 
 @dataclass
 class TaskHub:
-    """One task hub: a name and its in-memory backend."""
+    """One task hub: a name and its engine."""
 
     name: str
-    backend: InMemoryOrchestrationBackend
+    backend: HubEngine
     origin: str  # "configured" (--task-hub / DTS_TASK_HUB_NAMES), "dynamic" (first use), "created" (CreateTaskHub)
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     workers: int = 0  # GetWorkItems streams open now
@@ -85,16 +78,10 @@ class TaskHub:
             return self.workers
 
     def stats(self) -> dict[str, Any]:
-        """Counts for the health endpoint. Reads the backend's private state, defensively."""
-        by_status: dict[str, int] = {}
-        instances: int | None = None
-        entities: int | None = None
-        held = sdk_backend.counts(self.backend)
-        if held is not None:
-            entities = held.entities
-            instances = len(held.statuses)
-            for status in held.statuses:
-                by_status[status_name(status)] = by_status.get(status_name(status), 0) + 1
+        """Counts for the health endpoint."""
+        counts, entities = self.backend.counts()
+        by_status = {status_name(status): n for status, n in counts.items()}
+        instances = sum(counts.values())
         return {
             "name": self.name,
             "origin": self.origin,
@@ -109,21 +96,34 @@ class TaskHub:
 class HubRegistry:
     """The task hubs a server serves, by name; thread-safe."""
 
-    def __init__(self, names: Iterable[str], *, dynamic: bool = False, max_history_size: int = 10000):
+    def __init__(self, names: Iterable[str], *, dynamic: bool = False, max_history_size: int = 10000,
+                 store: Store | None = None):
         self.dynamic = dynamic
         self.max_history_size = max_history_size
+        self.store = store if store is not None else open_store(None)
         self._lock = threading.RLock()
         self._hubs: dict[str, TaskHub] = {}
         self._closed = False
+        with self.store.read() as db:
+            kept = db.execute("SELECT name, origin, created_at FROM hubs ORDER BY created_at").fetchall()
         for name in names:
             if name not in self._hubs:
                 self._hubs[name] = self._new_hub(name, "configured")
+        for name, origin, created_at in kept:  # hubs made on first use or by CreateTaskHub come back
+            if name not in self._hubs:
+                self._hubs[name] = self._new_hub(name, origin, created_at)
 
-    def _new_hub(self, name: str, origin: str) -> TaskHub:
-        # The backend logs every instance and event at INFO: through our own logger, tagged with the hub.
-        backend = sdk_backend.new_backend(max_history_size=self.max_history_size,
-                                          logger=_HubLogAdapter(backend_log, {"hub": name}))
-        return TaskHub(name=name, backend=backend, origin=origin)
+    def _new_hub(self, name: str, origin: str, created_at: float | None = None) -> TaskHub:
+        when = datetime.fromtimestamp(created_at, timezone.utc) if created_at else datetime.now(timezone.utc)
+        with self.store.tx() as db:
+            db.execute("INSERT OR IGNORE INTO hubs (name, origin, created_at) VALUES (?, ?, ?)",
+                       (name, origin, when.timestamp()))
+        engine = HubEngine(self.store, name, max_history_size=self.max_history_size)
+        return TaskHub(name=name, backend=engine, origin=origin, created_at=when)
+
+    def store_info(self) -> dict[str, Any]:
+        """Where the state is kept: the data file and its size (None, None in memory)."""
+        return {"data_file": self.store.path, "data_bytes": self.store.file_size()}
 
     def names(self) -> list[str]:
         with self._lock:
@@ -172,56 +172,21 @@ class HubRegistry:
         return [hub.stats() for hub in self.hubs()]
 
     def shutdown(self) -> None:
-        """Stops every backend: its GetWorkItems loops end; no new dynamic hubs are created."""
+        """Ends every GetWorkItems stream and wait; no new dynamic hubs are created."""
         with self._lock:
             self._closed = True
             hubs = list(self._hubs.values())
         for hub in hubs:
-            try:
-                hub.backend.stop()  # no grpc server of its own: only sets its shutdown flags
-            except Exception:  # pragma: no cover - defensive
-                log.exception("stopping the backend of task hub %r failed", hub.name)
+            hub.backend.close()
 
     def release_waiters(self) -> None:
-        """Wakes handlers blocked in WaitForInstanceStart/Completion (they wait up to the client's
-        deadline); called once grpc has cancelled the calls, so that no handler thread outlives the server."""
+        """Wakes handlers still blocked in a wait (called once grpc has cancelled the calls, so that no
+        handler thread outlives the server)."""
         for hub in self.hubs():
-            sdk_backend.release_waiters(hub.backend)
+            hub.backend.close()
 
 
 _END = object()
-
-
-WAITS = ("WaitForInstanceStart", "WaitForInstanceCompletion")
-WAIT_SLICE = 5.0  # seconds the backend waits at a time for a call without a deadline
-
-
-class _SliceOver(Exception):
-    """A wait slice ended before the call's own deadline: wait again."""
-
-
-class _SlicedContext:
-    """The call's context, but with a bounded `time_remaining()`.
-
-    grpc reports about 1.8e308 s left for a call without a deadline (the JS SDK's waits, the Python
-    SDK's with timeout=None); the backend hands that to `Event.wait`, which overflows. So the backend
-    waits a slice at a time; a slice's timeout becomes `_SliceOver` instead of DEADLINE_EXCEEDED."""
-
-    def __init__(self, context: grpc.ServicerContext) -> None:
-        self._context = context
-        left = context.time_remaining()
-        self._sliced = left is None or left > WAIT_SLICE
-
-    def time_remaining(self) -> float:
-        return WAIT_SLICE if self._sliced else self._context.time_remaining()
-
-    def abort(self, code: grpc.StatusCode, details: str) -> None:
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED and self._sliced:
-            raise _SliceOver
-        self._context.abort(code, details)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
 
 
 class TaskHubRouter:
@@ -243,8 +208,6 @@ class TaskHubRouter:
         self.CreateTaskHub = self._create_task_hub
         self.DeleteTaskHub = self._delete_task_hub
         self.GetWorkItems = self._get_work_items
-        for name in WAITS:
-            setattr(self, name, self._waiter(name))
 
     def add_to_server(self, server: grpc.Server) -> None:
         sdk_backend.add_servicer(self, server)
@@ -297,19 +260,6 @@ class TaskHubRouter:
         dispatch.__name__ = method
         dispatch.__qualname__ = f"TaskHubRouter.{method}"
         return dispatch
-
-    def _waiter(self, method: str) -> Callable[[Any, grpc.ServicerContext], Any]:
-        def wait(request: Any, context: grpc.ServicerContext) -> Any:
-            hub = self._hub_for(context, method)
-            while True:
-                try:
-                    return getattr(hub.backend, method)(request, _SlicedContext(context))
-                except _SliceOver:
-                    if not context.is_active():
-                        context.abort(grpc.StatusCode.CANCELLED, "the caller stopped waiting")
-
-        wait.__name__ = method
-        return wait
 
     # -- rpcs with behaviour of their own ---------------------------------------------------------
 

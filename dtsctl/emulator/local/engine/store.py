@@ -49,7 +49,8 @@ CREATE TABLE activities (
     request BLOB NOT NULL);
 CREATE INDEX activities_by_instance ON activities (hub, instance_id);
 CREATE TABLE entities (
-    hub TEXT NOT NULL, id TEXT NOT NULL, state TEXT, locked_by TEXT,
+    hub TEXT NOT NULL, id TEXT NOT NULL, state TEXT,
+    locked_by TEXT, lock_section TEXT,  -- the holding orchestration's instance id, its critical section
     last_modified REAL NOT NULL, PRIMARY KEY (hub, id));
 CREATE TABLE entity_inbox (
     seq INTEGER PRIMARY KEY, hub TEXT NOT NULL, entity_id TEXT NOT NULL,
