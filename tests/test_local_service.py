@@ -1,0 +1,113 @@
+"""The local engine as a service: what it binds, how many calls it serves at once, what it logs."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+import grpc
+import pytest
+from durabletask import task
+from durabletask.client import TaskHubGrpcClient
+from durabletask.worker import TaskHubGrpcWorker
+
+from dtsctl.emulator.local.server import LocalServerConfig, serve
+from dtsctl.sdk.protos import messages, services
+
+pb = messages()
+
+
+def waits(ctx: task.OrchestrationContext, _):
+    return (yield ctx.wait_for_external_event("go"))
+
+
+def fails(ctx: task.OrchestrationContext, _):
+    raise ValueError("this one fails")
+
+
+def test_binds_only_the_address_asked_for() -> None:
+    running = serve(LocalServerConfig(port=0, health_port=0))
+    try:
+        assert running.bind == "127.0.0.1"
+        for port in (running.grpc_port, running.health_port):
+            with socket.socket() as s:
+                s.settimeout(2)
+                s.connect(("127.0.0.1", port))
+            # Another address of this machine (if it has one) is not served.
+            others = {ip for *_, (ip, *_) in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1"}
+            for ip in others:
+                if ip.startswith("127."):
+                    continue
+                with socket.socket() as s, pytest.raises(OSError):
+                    s.settimeout(2)
+                    s.connect((ip, port))
+        with socket.socket() as s, pytest.raises(OSError):
+            s.settimeout(2)
+            s.connect(("127.0.0.2", running.grpc_port))  # loopback, but not the bound address
+    finally:
+        running.stop(0)
+
+
+def test_serves_64_blocked_waits_and_still_answers_clients() -> None:
+    """Worker streams and waits hold a thread each: many of them must not starve other calls."""
+    running = serve(LocalServerConfig(port=0, health_port=-1))
+    worker = TaskHubGrpcWorker(host_address=running.address)
+    worker.add_orchestrator(waits)
+    worker.start()
+    client = TaskHubGrpcClient(host_address=running.address)
+    channel = grpc.insecure_channel(running.address)
+    stub = services().TaskHubSidecarServiceStub(channel)
+    results: list[str] = []
+    try:
+        ids = [client.schedule_new_orchestration(waits, instance_id=f"w{i}") for i in range(64)]
+
+        def wait(instance_id: str) -> None:
+            r = stub.WaitForInstanceCompletion(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True),
+                                               timeout=60)
+            results.append(r.orchestrationState.output.value)
+
+        threads = [threading.Thread(target=wait, args=(i,), daemon=True) for i in ids]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # all 64 waits are blocked in the engine now
+        began = time.monotonic()
+        assert stub.GetInstance(pb.GetInstanceRequest(instanceId="w0"), timeout=5).exists
+        assert time.monotonic() - began < 2
+        for i in ids:
+            client.raise_orchestration_event(i, "go", data=i)
+        for t in threads:
+            t.join(60)
+        assert sorted(results) == sorted(f'"{i}"' for i in ids)
+    finally:
+        channel.close()
+        worker.stop()
+        running.stop(0)
+
+
+def test_the_log_says_what_happened(caplog: pytest.LogCaptureFixture) -> None:
+    running = serve(LocalServerConfig(port=0, health_port=-1))
+    worker = TaskHubGrpcWorker(host_address=running.address)
+    worker.add_orchestrator(waits)
+    worker.add_orchestrator(fails)
+    client = TaskHubGrpcClient(host_address=running.address)
+    try:
+        with caplog.at_level(logging.INFO, logger="dtsctl.emulator.local"):
+            worker.start()
+            ok = client.schedule_new_orchestration(waits, instance_id="logged-ok")
+            bad = client.schedule_new_orchestration(fails, instance_id="logged-bad")
+            client.raise_orchestration_event(ok, "go", data=1)
+            client.wait_for_orchestration_completion(ok, timeout=30)
+            client.wait_for_orchestration_completion(bad, timeout=30)
+            worker.stop()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any("worker disconnected" in r.getMessage() for r in caplog.records):
+                time.sleep(0.05)
+    finally:
+        running.stop(0)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("dtsctl.emulator.local")]
+    expect = ["worker connected", "orchestration 'logged-ok' (waits) started", "orchestration 'logged-ok' (waits) completed",
+              "orchestration 'logged-bad' (fails) failed: builtins.ValueError: this one fails", "worker disconnected"]
+    for text in expect:
+        assert any(text in line for line in lines), (text, lines)
