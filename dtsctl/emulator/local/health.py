@@ -4,7 +4,7 @@ Routes (GET; HEAD works too):
 
 - ``/healthz``: ``204 No Content`` while the gRPC server serves (as the real emulator answers on
   port 8081), ``503`` once it is stopping.
-- ``/v1/taskhubs``: ``{"dynamic_task_hubs": bool, "task_hubs": [HUB, ...]}``.
+- ``/v1/taskhubs``: ``{"dynamic_task_hubs": bool, "task_hubs": [HUB, ...], "data_file": path or null, "data_bytes": int or null}``.
 - ``/v1/taskhubs/<name>``: one ``HUB``, or ``404 {"error": "Task hub not found: <name>"}``.
 - ``/v1/info``: the ready-file document (pid, ports, bind, hubs, started_at) plus ``uptime_seconds``.
 
@@ -66,7 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.NO_CONTENT if app.is_serving() else HTTPStatus.SERVICE_UNAVAILABLE)
             elif path == "/v1/taskhubs":
                 self._send(HTTPStatus.OK, {"dynamic_task_hubs": app.registry.dynamic,
-                                           "task_hubs": app.registry.snapshot()})
+                                           "task_hubs": app.registry.snapshot(),
+                                           **app.registry.store_info()})
             elif path.startswith("/v1/taskhubs/"):
                 name = unquote(path[len("/v1/taskhubs/"):])
                 hub = app.registry.get(name)
