@@ -208,13 +208,14 @@ class ReadyFile:
     task_hubs: tuple[str, ...] | None = None
     dynamic_task_hubs: bool | None = None
     started_at: str | None = None
+    data_file: str | None = None
 
     @classmethod
     def from_json(cls, doc: Any) -> ReadyFile:
         if not isinstance(doc, dict):
             return cls()
         hubs, bind, dynamic = doc.get("task_hubs"), doc.get("bind"), doc.get("dynamic_task_hubs")
-        started = doc.get("started_at")
+        started, data = doc.get("started_at"), doc.get("data_file")
         return cls(
             pid=_int_or_none(doc.get("pid")),
             grpc_port=_int_or_none(doc.get("grpc_port")),
@@ -223,6 +224,7 @@ class ReadyFile:
             task_hubs=tuple(str(h) for h in hubs) if isinstance(hubs, list) else None,
             dynamic_task_hubs=dynamic if isinstance(dynamic, bool) else None,
             started_at=started if _is_iso(started) else None,
+            data_file=data if isinstance(data, str) and data else None,
         )
 
 

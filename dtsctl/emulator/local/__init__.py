@@ -34,7 +34,13 @@ DEFAULT_HEALTH_PING_INTERVAL = 30.0
 DEFAULT_GRACE = 2.0
 
 #: Keys of the ready file written by ``--ready-file``.
-READY_FILE_KEYS = ("pid", "grpc_port", "health_port", "bind", "task_hubs", "dynamic_task_hubs", "started_at")
+READY_FILE_KEYS = ("pid", "grpc_port", "health_port", "bind", "task_hubs", "dynamic_task_hubs", "started_at",
+                   "data_file")
+
+#: The logger the server reports a refused data file with, and the exit status it then ends with:
+#: `dtsctl emulator up` finds the message in the server's log by this name.
+DATA_LOGGER = "dtsctl.emulator.local.data"
+EXIT_DATA_REFUSED = 2
 
 #: Prefix of the gRPC NOT_FOUND detail for an unknown task hub (what the real emulator says).
 TASK_HUB_NOT_FOUND_PREFIX = f"{TASK_HUB_NOT_FOUND}: "
@@ -62,6 +68,8 @@ __all__ = [
     "ENV_TASK_HUB_NAMES",
     "ENV_DYNAMIC_TASK_HUBS",
     "READY_FILE_KEYS",
+    "DATA_LOGGER",
+    "EXIT_DATA_REFUSED",
     "TASK_HUB_NOT_FOUND_PREFIX",
     "serve",
     "main",

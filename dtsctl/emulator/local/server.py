@@ -8,10 +8,16 @@ Python API: ``serve(LocalServerConfig(...)) -> RunningServer`` (``.grpc_port``, 
 ``.stop()``, ``.wait()``); ``main(argv) -> exit code`` for the command line.
 
 Ready file (``--ready-file PATH``): once both servers listen, a JSON object
-``{"pid", "grpc_port", "health_port", "bind", "task_hubs", "dynamic_task_hubs", "started_at"}``
-is written atomically (temporary file + ``os.replace``). ``health_port`` is null when the health
-endpoint is disabled; ``started_at`` is ISO 8601 UTC. The file is removed on a graceful stop if it
-still names this process.
+``{"pid", "grpc_port", "health_port", "bind", "task_hubs", "dynamic_task_hubs", "started_at",
+"data_file"}`` is written atomically (temporary file + ``os.replace``). ``health_port`` is null when
+the health endpoint is disabled; ``started_at`` is ISO 8601 UTC; ``data_file`` is the absolute path
+of the data file (``--data``), null when the state is in memory only. The file is removed on a
+graceful stop if it still names this process.
+
+Data file (``--data PATH``): every task hub's state is kept in that SQLite file (see
+:mod:`.engine.store`), created when missing. A file the store refuses (newer schema, another
+program's, damaged, in use) is left untouched: the server logs why through the ``DATA_LOGGER``
+logger and exits with status ``EXIT_DATA_REFUSED`` (2) before it listens.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any
 import grpc
 
 from dtsctl.emulator.local import (
+    DATA_LOGGER,
     DEFAULT_BIND,
     DEFAULT_GRACE,
     DEFAULT_GRPC_PORT,
@@ -41,7 +48,9 @@ from dtsctl.emulator.local import (
     DEFAULT_TASK_HUB,
     ENV_DYNAMIC_TASK_HUBS,
     ENV_TASK_HUB_NAMES,
+    EXIT_DATA_REFUSED,
 )
+from dtsctl.emulator.local.engine.store import Store, StoreError, open_store
 from dtsctl.emulator.local.health import HealthServer
 from dtsctl.emulator.local.hubs import HubRegistry, TaskHubRouter
 from dtsctl.sdk.backend import SDK_LOGGER
@@ -50,6 +59,7 @@ from dtsctl.sigsafe import handling, set_soon
 from dtsctl.times import now_iso
 
 log = logging.getLogger("dtsctl.emulator.local")
+data_log = logging.getLogger(DATA_LOGGER)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -73,6 +83,7 @@ class LocalServerConfig:
     health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL  # 0: no pings
     grace: float = DEFAULT_GRACE  # seconds open rpcs get on stop
     max_history_size: int = 10000
+    data_file: str | None = None  # None: state in memory only
     extra: Mapping[str, Any] = field(default_factory=dict)  # extra keys for the ready file
 
     def __post_init__(self) -> None:
@@ -88,6 +99,10 @@ class LocalServerConfig:
         object.__setattr__(self, "task_hubs", tuple(dict.fromkeys(hubs)) or (DEFAULT_TASK_HUB,))
         if self.log_level.lower() not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+        if self.data_file is not None:
+            if not self.data_file.strip():
+                raise ValueError("the data file must be a path, not empty")
+            object.__setattr__(self, "data_file", os.path.abspath(self.data_file))
 
 
 def _split_names(values: Sequence[str]) -> list[str]:
@@ -125,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send idle workers a health ping this often (default %(default)s; 0 = never)")
     p.add_argument("--grace", type=float, default=DEFAULT_GRACE, metavar="SECONDS",
                    help="grace period for open calls on shutdown (default %(default)s)")
+    p.add_argument("--data", metavar="PATH", dest="data_file",
+                   help="keep every task hub's state in this SQLite file (created when missing; "
+                        "default: in memory only, lost when the engine stops)")
     p.add_argument("--max-history-size", type=int, default=10000, help=argparse.SUPPRESS)
     return p
 
@@ -143,7 +161,7 @@ def config_from_args(argv: Sequence[str] | None = None,
             bind=args.bind, port=args.port, health_port=args.health_port, task_hubs=tuple(hubs),
             dynamic_task_hubs=dynamic, max_workers=args.max_workers, ready_file=args.ready_file,
             log_level=args.log_level, health_ping_interval=args.health_ping_interval,
-            grace=args.grace, max_history_size=args.max_history_size)
+            grace=args.grace, max_history_size=args.max_history_size, data_file=args.data_file)
     except ValueError as exc:
         parser.error(str(exc))
         raise  # unreachable
@@ -163,9 +181,11 @@ class RunningServer:
     """A started local engine. ``stop()`` is idempotent and thread-safe; ``wait()`` blocks until stopped."""
 
     def __init__(self, config: LocalServerConfig, registry: HubRegistry, grpc_server: grpc.Server,
-                 executor: futures.ThreadPoolExecutor, grpc_port: int, health: HealthServer | None):
+                 executor: futures.ThreadPoolExecutor, grpc_port: int, health: HealthServer | None,
+                 store: Store):
         self.config = config
         self.registry = registry
+        self.store = store
         self.grpc_port = grpc_port
         self.health_port: int | None = health.port if health else None
         self.bind = config.bind
@@ -203,6 +223,7 @@ class RunningServer:
             "task_hubs": self.registry.names(),
             "dynamic_task_hubs": self.registry.dynamic,
             "started_at": self.started_at,
+            "data_file": self.store.path,
         }
         doc.update(self.config.extra)
         return doc
@@ -244,6 +265,9 @@ class RunningServer:
             if self._health is not None:
                 self._health.stop()
             self._executor.shutdown(wait=False, cancel_futures=True)
+            # After the registry: nothing writes any more. Closing checkpoints the write-ahead log
+            # into the file, so a stopped engine leaves one file behind.
+            self.store.close()
             self._remove_ready_file()
         finally:
             log.info("stopped")
@@ -267,12 +291,36 @@ def _configure_backend_logging(config: LocalServerConfig) -> None:
     logging.getLogger(SDK_LOGGER).setLevel(level)
 
 
+def _create_private(path: str) -> None:
+    """Create a missing data file empty and 0600 before SQLite opens it: it holds every payload,
+    and SQLite gives its -wal and -shm files the same mode. An existing file is not touched; one
+    that cannot be created is left for the store to report."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600))
+    except OSError:
+        pass
+
+
 def serve(config: LocalServerConfig | None = None) -> RunningServer:
-    """Starts the gRPC server and the health endpoint; returns once both listen (ready file written)."""
+    """Starts the gRPC server and the health endpoint; returns once both listen (ready file written).
+
+    StoreError when the data file is refused (before anything listens; the file is left as it was),
+    ServerStartError when a server cannot listen."""
     config = config or LocalServerConfig()
     _configure_backend_logging(config)
+    if config.data_file is not None:
+        _create_private(config.data_file)
+    store = open_store(config.data_file)
+    try:
+        return _serve(config, store)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _serve(config: LocalServerConfig, store: Store) -> RunningServer:
     registry = HubRegistry(config.task_hubs, dynamic=config.dynamic_task_hubs,
-                           max_history_size=config.max_history_size)
+                           max_history_size=config.max_history_size, store=store)
     router = TaskHubRouter(registry, health_ping_interval=config.health_ping_interval)
 
     executor = futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="grpc")
@@ -307,7 +355,7 @@ def serve(config: LocalServerConfig | None = None) -> RunningServer:
             executor.shutdown(wait=False)
             raise ServerStartError(
                 f"cannot listen for HTTP health on {config.bind}:{config.health_port}: {exc.strerror or exc}") from exc
-    running = RunningServer(config, registry, grpc_server, executor, grpc_port, health)
+    running = RunningServer(config, registry, grpc_server, executor, grpc_port, health, store)
     if health is not None:
         health.start()
 
@@ -319,10 +367,14 @@ def serve(config: LocalServerConfig | None = None) -> RunningServer:
         log.info("health endpoint disabled")
     log.info("task hubs: %s; dynamic task hubs: %s", ", ".join(registry.names()),
              "on" if registry.dynamic else "off")
+    if store.path is not None:
+        log.info("state kept in %s", store.path)
+    else:
+        log.info("state kept in memory only: it is lost when the engine stops (use --persist to keep it)")
     try:
         running._write_ready_file()
     except OSError as exc:
-        running.stop(0)
+        running.stop(0)  # closes the store too
         raise ServerStartError(f"cannot write the ready file {config.ready_file}: {exc}") from exc
     log.info("ready (pid %d)", os.getpid())
     return running
@@ -391,6 +443,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with handling((signal.SIGTERM, signal.SIGINT), on_signal):
         try:
             running = serve(config)
+        except StoreError as exc:
+            # The message names the file and says it was left untouched; `emulator up` shows it.
+            data_log.error("%s", exc)
+            return EXIT_DATA_REFUSED
         except ServerStartError as exc:
             log.error("%s", exc)
             return 1
