@@ -40,7 +40,8 @@ def test_up_runs_orchestrations_and_down_leaves_nothing(emulator) -> None:
     r = up(name, port, "--task-hub", "orders", "--task-hub", "billing", "-o", "json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert set(doc) == {"engine", "name", "image", "status", "endpoint", "connection_string", "dashboard_url", "task_hubs"}
+    assert set(doc) == {"engine", "name", "image", "status", "endpoint", "connection_string", "dashboard_url", "task_hubs",
+                        "data_file"}
     assert doc["engine"] == "local" and doc["status"] == "running" and doc["dashboard_url"] is None
     assert doc["endpoint"] == f"http://localhost:{port}"
     assert doc["connection_string"] == f"Endpoint=http://localhost:{port};Authentication=None;TaskHub=orders"

@@ -179,7 +179,8 @@ def test_down_removes_what_a_failed_start_left(state) -> None:
     remains.mkdir(parents=True)
     (remains / "server.log").write_text("cannot listen for gRPC on 127.0.0.1:1\n")  # an older dtsctl kept this
     r = run_dtsctl("emulator", "down", "--engine", "local", "--name", "old", "-o", "json", env=env)
-    assert r.returncode == 0 and json.loads(r.stdout) == {"name": "old", "engine": "local", "action": "removed"}
+    assert r.returncode == 0 and json.loads(r.stdout) == {"name": "old", "engine": "local", "action": "removed",
+                                                          "data_file": None, "data": "none"}
     assert not remains.exists()
     again = run_dtsctl("emulator", "down", "--engine", "local", "--name", "old", "-o", "json", env=env)
     assert json.loads(again.stdout)["action"] == "nothing"

@@ -35,6 +35,7 @@ app = group(
 )
 
 IN_MEMORY = "State is in memory only: everything is lost when the emulator stops."
+LOCAL_IN_MEMORY = "State is in memory only: it is lost when the emulator stops; add --persist to keep it in a file."
 NO_DASHBOARD = ("The local engine serves no dashboard: 'dtsctl instance list' and 'dtsctl instance show ID' "
                 "show its orchestrations, 'dtsctl emulator status' its task hubs.")
 CONNECTION_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
@@ -86,6 +87,26 @@ def _show_log_tail(cx: Cx, exc: EmulatorError) -> None:
         cx.streams.stderr.write("--- last log lines ---\n" + tail + "\n----------------------\n")
 
 
+def size_text(n: int | None) -> str:
+    """Bytes for humans: 512 bytes, 4.0 KB, 12.3 MB (powers of 1024)."""
+    if n is None:
+        return "no file yet"
+    if n < 1024:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("KB", "MB", "GB", "TB"):
+        value /= 1024
+        if value < 1024 or unit == "TB":
+            return f"{value:.1f} {unit}"
+    return f"{n} bytes"  # unreachable
+
+
+def _data_text(info: EmulatorInfo, *, size: bool = False) -> str:
+    if info.data_file is None:
+        return "in memory only (lost when it stops)" if info.engine == "local" else "in the container, lost when it stops"
+    return info.data_file + (f" ({size_text(info.data_bytes)})" if size else "")
+
+
 def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
     if info.engine == "docker":
         where = f"container {info.name} ({info.container_id})"
@@ -94,11 +115,12 @@ def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
     return [
         ("Engine", info.engine),
         ("Running as", where),
-        ("Image", info.image or "built-in (durabletask in-memory backend)"),
+        ("Image", info.image or "built-in (dtsctl local engine)"),
         ("gRPC endpoint", info.endpoint),
         ("Task hubs", ", ".join(info.task_hubs) + (" (+ dynamic)" if info.dynamic_task_hubs else "")),
         ("Connection string", info.connection_string),
         ("Dashboard", info.dashboard_url or "none (local engine)"),
+        ("State", _data_text(info)),
     ]
 
 
@@ -118,23 +140,30 @@ def up(
                                                  callback=finite)] = 60.0,
     recreate: Annotated[bool, typer.Option("--recreate", help="Remove an existing emulator of this name first (its state is lost).")] = False,
     keep_on_failure: Annotated[bool, typer.Option("--keep-on-failure", help="Leave a failed emulator in place to inspect it.")] = False,
+    persist: Annotated[bool, typer.Option("--persist", help="Local engine: keep every task hub's state in a SQLite file in the emulator's state folder, so restarts, 'down --keep' and crashes lose nothing.")] = False,
+    data: Annotated[Optional[str], typer.Option("--data", metavar="FILE", help="Local engine: keep the state in FILE (implies --persist; created when missing).", show_default=False)] = None,
     *,
     emu: EmulatorRef,
 ) -> None:
     """Start the emulator (or find it running), wait until it answers, and print what an app needs."""
     from dtsctl.emulator import service
 
+    if (persist or data is not None) and emu.engine == "docker":
+        raise UsageError(f"--persist and --data are for the local engine: {service.DOCKER_KEEPS_NOTHING}.",
+                         hint="Use 'dtsctl emulator up --engine local --persist' to keep the state in a file.")
     spec = service.check_spec(EmulatorSpec(
         name=emu.name, port=port, dashboard_port=dashboard_port, bind=bind,
         task_hubs=tuple(task_hub or (DEFAULT_TASK_HUB,)), dynamic_task_hubs=dynamic_task_hubs, env=_parse_env(env),
         image=image or f"{DEFAULT_IMAGE_REPO}:{tag}", pull=pull,
+        persist=persist or data is not None, data_file=service.check_data_file(data) if data is not None else None,
     ))
     if spec.bind in ("0.0.0.0", "::"):
         cx.warn(f"--bind {spec.bind} exposes the emulator to the network; it has no authentication.")
     bars = PullBars(cx.streams)
+    engines = _engines()
     try:
         with Spinner(cx.streams, debug=cx.style.debug) as spinner:
-            result = service.up(spec, _engines(), choice=emu.engine, timeout=timeout, recreate=recreate,
+            result = service.up(spec, engines, choice=emu.engine, timeout=timeout, recreate=recreate,
                                 keep_on_failure=keep_on_failure, progress=bars, phase=spinner.phase)
     except EmulatorError as exc:
         bars.close()
@@ -144,6 +173,11 @@ def up(
         bars.close()
     info = result.info
     doc = info.to_dict()
+    if info.engine == "local" and info.data_file is None:
+        kept = engines.local.kept_data(info.name)  # type: ignore[attr-defined]
+        cx.diag("hint", LOCAL_IN_MEMORY if kept is None else
+                f"State is in memory only: it is lost when the emulator stops. The data an earlier '{info.name}' "
+                f"kept is still in {kept}: 'dtsctl emulator up --name {info.name} --persist --recreate' uses it.")
 
     def human(w: TextWriter) -> None:
         verb = {"running": "is already running", "started": "was started again", "created": "is up",
@@ -152,7 +186,11 @@ def up(
         w.kv(_info_pairs(info))
         if info.engine == "local":
             w.line(NO_DASHBOARD)
-        w.line(IN_MEMORY)
+        if info.data_file is not None:
+            w.line(f"State is kept in {info.data_file}: restarts, 'down --keep' and crashes lose nothing; "
+                   f"'dtsctl emulator down --name {info.name} --delete-data' deletes it.")
+        elif info.engine == "docker":
+            w.line(IN_MEMORY)
         w.line()
         w.line("Point an app at it:")
         w.line(f"  export {CONNECTION_VAR}='{info.connection_string}'")
@@ -164,19 +202,30 @@ def up(
 def down(
     cx: Cx,
     keep: Annotated[bool, typer.Option("--keep", help="Only stop it (keep the container or state to start again).")] = False,
+    delete_data: Annotated[bool, typer.Option("--delete-data", help="Local engine: delete the data file of a --persist emulator too (kept otherwise).")] = False,
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Stop and remove the emulator (exit 0 when there is nothing to remove)."""
+    """Stop and remove the emulator (exit 0 when there is nothing to remove); a --persist emulator's data file stays unless --delete-data."""
     from dtsctl.emulator import service
 
     name = emu.name
-    result = service.down(_engines(), name, keep=keep, choice=emu.engine)
+    result = service.down(_engines(), name, keep=keep, delete_data=delete_data, choice=emu.engine)
     text = {
         "nothing": f"No emulator named '{name}'; nothing to do.",
         "stopped": f"Stopped '{name}' ({result.engine} engine); 'dtsctl emulator up' starts it again.",
         "removed": f"Removed '{name}' ({result.engine} engine).",
     }[result.action]
+    flag = "" if name == DEFAULT_NAME else f" --name {name}"
+    if result.data == "kept" and result.action == "stopped":
+        text += f" Its state stays in {result.data_file}."
+    elif result.data == "kept":
+        text += (f" Its data is kept in {result.data_file}: 'dtsctl emulator down{flag} --delete-data' deletes it, "
+                 f"'dtsctl emulator up{flag} --persist' uses it again.")
+    elif result.data == "deleted":
+        text += f" Deleted its data file {result.data_file}."
+    elif delete_data:
+        text += " It had no data file: there was nothing to delete."
     cx.emit(result.to_dict(), lambda w: w.line(text))
 
 
@@ -189,14 +238,29 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
     name = emu.name
     info = service.status(engines, name, emu.engine)
     if info is None:
-        doc = {"engine": None, "name": name, "status": "absent", "ready": False}
-        cx.emit(doc, lambda w: w.line(f"No emulator named '{name}'. Start one: dtsctl emulator up"
-                                      + (f" --name {name}" if name != DEFAULT_NAME else "")))
+        kept = engines.local.kept_data(name) if emu.engine != "docker" else None  # type: ignore[attr-defined]
+        doc = {"engine": None, "name": name, "status": "absent", "ready": False, "data_file": kept,
+               "data_bytes": engines.local.data_bytes(kept) if kept else None}  # type: ignore[attr-defined]
+        flag = f" --name {name}" if name != DEFAULT_NAME else ""
+
+        def absent(w: TextWriter) -> None:
+            w.line(f"No emulator named '{name}'. Start one: dtsctl emulator up{flag}")
+            if kept:
+                w.line(f"The data an earlier '{name}' kept is in {kept} ({size_text(doc['data_bytes'])}): "
+                       f"'dtsctl emulator up{flag} --persist' uses it again.")
+
+        cx.emit(doc, absent)
         raise typer.Exit(int(ExitCode.FAILED))
-    doc = info.status_dict()
     hubs = None
     if info.engine == "local" and info.running:
         hubs = engines.local.hub_stats(name)
+    if info.data_file is not None:
+        # The running engine's own numbers when it gives them; else the file's size on disk (never
+        # opened: a running engine holds its lock).
+        served = hubs.get("data_bytes") if isinstance(hubs, dict) else None
+        info.data_bytes = served if isinstance(served, int) else engines.local.data_bytes(info.data_file)
+    doc = info.status_dict()
+    if info.engine == "local" and info.running:
         doc["hub_stats"] = hubs
 
     def human(w: TextWriter) -> None:
@@ -206,6 +270,7 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
         ports = (f"{info.bind}:{info.port} -> gRPC" + (f", {info.bind}:{info.dashboard_port} -> dashboard"
                                                        if info.dashboard_port else "")) if info.port else None
         pairs.insert(4, ("Ports", ports))
+        pairs[-1] = ("State", _data_text(info, size=True))
         pairs.append(("Uptime", two_units(info.uptime_seconds())))
         if info.log_path:
             pairs.append(("Log", info.log_path))
@@ -252,7 +317,7 @@ def restart(
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Stop and start the emulator again (its in-memory state is lost), then wait until it is ready."""
+    """Stop and start the emulator again, then wait until it is ready (in-memory state is lost; a --persist emulator keeps it)."""
     from dtsctl.emulator import service
 
     name = emu.name

@@ -14,6 +14,12 @@ A `create` that fails leaves no folder behind (its error carries the log's last 
 record (the pid exited or now belongs to another program) is reported ``exited``, and ``stop`` /
 ``remove`` never signal it.
 
+A persistent emulator (`EmulatorSpec.persist` or `data_file`) gives its server ``--data FILE``;
+the file outlives the emulator: `remove` keeps it and records it in data.json (next to it when it is
+the default `<folder>/data.sqlite3`), `delete_data` deletes it, a later `create` with `persist` uses
+it again. A data file the server refuses ends `create`/`start` with exit status 2 and the server's
+own sentence naming the file; the file is never touched.
+
 This module does not import grpc or durabletask.
 """
 
@@ -33,7 +39,7 @@ from typing import Any, Literal
 
 from dtsctl.config.paths import state_dir as default_state_dir
 from dtsctl.emulator import local_log
-from dtsctl.emulator.local import SERVER_MODULE
+from dtsctl.emulator.local import DATA_LOGGER, EXIT_DATA_REFUSED, SERVER_MODULE
 from dtsctl.emulator.local_process import (
     POLL_INTERVAL,
     Liveness,
@@ -53,13 +59,16 @@ from dtsctl.emulator.local_state import (
     StateFolder,
     StatePaths,
     check_name,
+    data_bytes,
+    data_files,
+    read_data_record,
     read_ready,
     read_state,
     unlink,
 )
 from dtsctl.emulator.model import EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind, PullProgress, StateFolderError
 from dtsctl.emulator.ports import port_holders
-from dtsctl.errors import DtsctlError, NotFound, as_clause
+from dtsctl.errors import DtsctlError, ExitCode, NotFound, as_clause
 from dtsctl.sigsafe import interrupts_deferred
 from dtsctl.filelock import LockTimeout, exclusive
 from dtsctl.times import now_iso, parse_iso
@@ -68,8 +77,9 @@ READY_TIMEOUT = 15.0  # seconds create/start wait for the ready file
 LOG_TAIL_LINES = 20
 HTTP_TIMEOUT = 1.0
 
-AVAILABLE_DETAIL = "built-in engine (in-memory, no Docker needed)"
+AVAILABLE_DETAIL = "built-in engine (in memory, or in a data file with --persist; no Docker needed)"
 _PORT_IN_USE_MARK = "cannot listen for gRPC"
+_DATA_REFUSED_MARK = f" {DATA_LOGGER}: "
 
 #: `create` launches a new emulator (a failure removes its folder); `start` an existing one (it stays, stopped).
 Launch = Literal["create", "start"]
@@ -136,8 +146,54 @@ class LocalEngine:
 
     def command_for(self, spec: EmulatorSpec) -> list[str]:
         """The server command line for spec (task hubs go through the environment)."""
-        return [self.python, "-m", SERVER_MODULE, "--bind", spec.bind, "--port", str(spec.port),
-                "--health-port", "0", "--ready-file", str(self._paths(spec.name).ready)]
+        command = [self.python, "-m", SERVER_MODULE, "--bind", spec.bind, "--port", str(spec.port),
+                   "--health-port", "0", "--ready-file", str(self._paths(spec.name).ready)]
+        data_file = self.data_file_for(spec)
+        return command + (["--data", data_file] if data_file else [])
+
+    # ---- the data file
+
+    def data_file_for(self, spec: EmulatorSpec) -> str | None:
+        """Where a new emulator of `spec` keeps its state: --data, else with --persist the file an
+        earlier emulator of this name kept (data.json), else <folder>/data.sqlite3; None in memory."""
+        if spec.data_file:
+            return spec.data_file
+        if not spec.persist:
+            return None
+        paths = self._paths(spec.name)
+        return read_data_record(paths.data_record) or str(paths.data)
+
+    def kept_data(self, name: str) -> str | None:
+        """The data file of emulator `name`: its state's, else the one a removed emulator of that
+        name kept (data.json); None when it has none."""
+        paths = self._paths(name)
+        state = self._readable(paths)
+        if state is not None and state.data_file:
+            return state.data_file
+        # A default data file without a record: left by an emulator whose state file was damaged.
+        return read_data_record(paths.data_record) or (str(paths.data) if paths.data.exists() else None)
+
+    def data_bytes(self, data_file: str | None) -> int | None:
+        return data_bytes(data_file)
+
+    def delete_data(self, name: str) -> str | None:
+        """Delete the data file of `name` (with its -wal and -shm) once no server of it runs, and
+        its data.json; the file deleted, or None when there was none. Call it after `remove`."""
+        paths = self._paths(name)
+        data_file = self.kept_data(name)
+        state = self._readable(paths)
+        if state is not None and self._probe(state)[0] == "running":
+            raise EmulatorError(f"The local emulator '{name}' still runs: its data file is not deleted.",
+                                hint=f"Remove it with 'dtsctl emulator down --name {name} --delete-data'.")
+        if data_file is None:
+            return None
+        with self._folder.writing():
+            for part in data_files(data_file):
+                unlink(part)
+            unlink(paths.data_record)
+        if state is None:  # the folder held only the kept data
+            self._folder.delete_dir(paths.dir)
+        return data_file
 
     def _process(self, state: LocalState) -> ServerProcess:
         return ServerProcess(state.pid, self.server_marker, state.ready_file)
@@ -211,6 +267,7 @@ class LocalEngine:
             pid=state.pid if running else None,
             log_path=state.log_path or str(paths.log),
             settings=dict(state.settings),
+            data_file=state.data_file,
         )
 
     def create(self, spec: EmulatorSpec, progress: PullProgress | None = None) -> EmulatorInfo:
@@ -221,25 +278,35 @@ class LocalEngine:
             raise EmulatorError(f"The local emulator '{name}' already exists and runs (pid {existing.pid}).",
                                 hint=f"Stop or remove it first: 'dtsctl emulator down --name {name}'.")
         # Whatever is left under this name (a stopped or exited emulator, the remains of a failed
-        # start, a server whose state file was lost) makes way for the new one.
+        # start, a server whose state file was lost) makes way for the new one; kept data stays.
         self._kill_recorded(paths, existing)
-        self._folder.delete_dir(paths.dir)
-        # From making the folder on, a failure or Ctrl-C removes it again (its error has the log tail).
+        self._folder.delete_dir(paths.dir, keep=paths.data_entries())
+        data_file = self.data_file_for(spec)
+        new_data = data_file is not None and not any(p.exists() for p in data_files(data_file))
+        # From making the folder on, a failure or Ctrl-C removes it again (its error has the log tail),
+        # and a data file this start created; one that was there before is never touched.
         try:
             self._folder.make_dir(paths.dir)
             state = LocalState(
                 name=name, state="running", pid=None, port=spec.port, grpc_port=spec.port or None,
                 health_port=None, bind=spec.bind, task_hubs=tuple(spec.task_hubs),
                 dynamic_task_hubs=spec.dynamic_task_hubs, settings=spec.settings("local"),
-                environment=spec.environment(), command=tuple(self.command_for(spec)), python=self.python,
-                cwd=str(paths.dir), log_path=str(paths.log), ready_file=str(paths.ready),
-                created_at=now_iso(), started_at=None, stopped_at=None, exit_code=None,
+                environment=spec.environment(), command=tuple(self.command_for(spec)),
+                python=self.python, cwd=str(paths.dir), log_path=str(paths.log), ready_file=str(paths.ready),
+                created_at=now_iso(), started_at=None, stopped_at=None, exit_code=None, data_file=data_file,
             )
-            return self._launch(name, paths, state, action="create")
+            info = self._launch(name, paths, state, action="create")
         except BaseException:
-            with contextlib.suppress(DtsctlError):
-                self._folder.delete_dir(paths.dir)
+            with contextlib.suppress(DtsctlError, OSError):
+                if new_data:
+                    for part in data_files(data_file):  # type: ignore[arg-type]
+                        unlink(part)
+                self._folder.delete_dir(paths.dir, keep=paths.data_entries())
             raise
+        if data_file is not None:  # state.json names it now
+            with contextlib.suppress(OSError):
+                unlink(paths.data_record)
+        return info
 
     def start(self, name: str) -> EmulatorInfo:
         paths = self._paths(name)
@@ -287,11 +354,12 @@ class LocalEngine:
             if code is None:
                 self._abandon(proc, paths, state, action)
                 message = f"The local emulator '{name}' did not get ready within {self.ready_timeout:g} s."
-                hint = see_log
+                hint, exit_code = see_log, ExitCode.FAILED
             else:
                 self._forget(proc, paths, state, action, code)
-                message, hint = self._explain_exit(name, state, code, paths.log, run_start, see_log)
-            raise EmulatorError(message, hint=hint, log_tail=local_log.tail_lines(paths.log, LOG_TAIL_LINES, run_start))
+                message, hint, exit_code = self._explain_exit(name, state, code, paths.log, run_start, see_log)
+            raise EmulatorError(message, hint=hint, exit_code=exit_code,
+                                log_tail=local_log.tail_lines(paths.log, LOG_TAIL_LINES, run_start))
 
         state = replace(
             state,
@@ -336,18 +404,25 @@ class LocalEngine:
         self._forget(proc, paths, state, action, kill_child(proc))
 
     def _explain_exit(self, name: str, state: LocalState, code: int, log: Path,
-                      run_start: int, see_log: str) -> tuple[str, str | None]:
-        text = "\n".join(local_log.tail_lines(log, 200, run_start))
+                      run_start: int, see_log: str) -> tuple[str, str | None, ExitCode]:
+        lines = local_log.tail_lines(log, 200, run_start)
+        text = "\n".join(lines)
+        refused = [line.split(_DATA_REFUSED_MARK, 1)[1].strip() for line in lines if _DATA_REFUSED_MARK in line]
+        if code == EXIT_DATA_REFUSED and refused:
+            # The server's sentence names the file and says it was left untouched.
+            return (f"Cannot start local emulator '{name}': {refused[-1]}",
+                    f"Give 'dtsctl emulator up' another --data file, or move {state.data_file} away; "
+                    "dtsctl never deletes or rewrites it.", ExitCode.USAGE)
         port, bind = state.port, state.bind or "127.0.0.1"
         if _PORT_IN_USE_MARK in text and port:
             if bind_error(bind, port) == errno.EADDRNOTAVAIL:
                 return (f"Cannot start local emulator '{name}': address {bind} is not available on this machine.",
-                        "Choose another address with --bind (127.0.0.1 or 0.0.0.0).")
+                        "Choose another address with --bind (127.0.0.1 or 0.0.0.0).", ExitCode.FAILED)
             holders = port_holders(port)
             by = (" by " + ", ".join(f"pid {pid} ({comm or '?'})" for pid, comm in holders)) if holders else ""
             return (f"Cannot start local emulator '{name}': port {port} is already in use{by}.",
-                    f"Choose another port with --port N, or stop what listens on port {port}.")
-        return (f"The local emulator '{name}' exited with code {code} before it was ready.", see_log)
+                    f"Choose another port with --port N, or stop what listens on port {port}.", ExitCode.FAILED)
+        return (f"The local emulator '{name}' exited with code {code} before it was ready.", see_log, ExitCode.FAILED)
 
     def stop(self, name: str, grace: float = 10.0) -> None:
         paths = self._paths(name)
@@ -371,10 +446,15 @@ class LocalEngine:
         self._folder.write_state(paths.state, state.stopped(now_iso(), code))
 
     def remove(self, name: str) -> None:
-        """Stop its server and delete its folder, whatever is in it (a damaged state file too)."""
+        """Stop its server and delete its folder, whatever is in it (a damaged state file too) but
+        its data file: that stays, recorded in data.json (`delete_data` deletes it)."""
         paths = self._paths(name)
-        self._kill_recorded(paths, self._readable(paths))
-        self._folder.delete_dir(paths.dir)
+        state = self._readable(paths)
+        self._kill_recorded(paths, state)
+        data_file = state.data_file if state is not None else None
+        if data_file is not None:
+            self._folder.write_data_record(paths.data_record, data_file)
+        self._folder.delete_dir(paths.dir, keep=paths.data_entries())
 
     def remove_leftovers(self, name: str) -> bool:
         """Remove a folder of `name` that has no state file (the remains of a failed start, or of
@@ -387,6 +467,12 @@ class LocalEngine:
                 return False
         except DamagedStateFile:
             return False
+        try:
+            left = {entry.name for entry in paths.dir.iterdir()} - paths.data_entries()
+        except OSError:
+            left = {"?"}
+        if not left and self._orphan(paths) is None:
+            return False  # only the data a removed emulator kept
         self.remove(name)
         return True
 

@@ -4,10 +4,15 @@ read back, and the errors a state folder that cannot be written gives.
     <state_dir()>/local/<name>/state.json   a LocalState: what was started, how, and its pid
                               /ready.json   the server's own ready file (ports actually bound)
                               /server.log   the server's stdout + stderr, appended across restarts
+                              /data.sqlite3 the state of a `--persist` emulator (unless --data names
+                                            another file), with its -wal and -shm siblings
+                              /data.json    after `down` of a persistent emulator: which data file
+                                            it kept (a DataRecord), for `down --delete-data` and `up`
     <state_dir()>/local/.locks/<name>.lock  held by `up`/`down`/`restart` of <name>;
                                             outside <name>/, which `remove` deletes
 
 The folder of an emulator is 0700 and its files 0600: state.json holds the `--env` values.
+The data file outlives the emulator: removing an emulator keeps it (and data.json) unless asked.
 
 A state file that cannot be read, or that does not hold a whole version-1 record, is damaged
 (DamagedStateFile): `status` reports the emulator dead, `up` refuses it, `down` removes it (and
@@ -37,6 +42,10 @@ STATE_VERSION = 1
 STATE_FILE = "state.json"
 READY_FILE = "ready.json"
 LOG_FILE = "server.log"
+DATA_FILE = "data.sqlite3"
+DATA_RECORD = "data.json"
+#: What SQLite keeps next to a database file in WAL mode.
+DATA_SIBLINGS = ("", "-wal", "-shm")
 LOCK_DIR = ".locks"  # a name no emulator can have (names start with a letter or digit)
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -70,6 +79,39 @@ class StatePaths:
     def of(cls, root: Path, name: str) -> StatePaths:
         folder = root / check_name(name)
         return cls(folder, folder / STATE_FILE, folder / READY_FILE, folder / LOG_FILE)
+
+    @property
+    def data(self) -> Path:
+        """The data file of `--persist` without `--data`."""
+        return self.dir / DATA_FILE
+
+    @property
+    def data_record(self) -> Path:
+        return self.dir / DATA_RECORD
+
+    def data_entries(self) -> frozenset[str]:
+        """Names in the folder that removing the emulator keeps: its default data file and the record."""
+        return frozenset({DATA_RECORD, *(DATA_FILE + suffix for suffix in DATA_SIBLINGS)})
+
+
+def data_files(path: str | Path) -> list[Path]:
+    """A data file and the -wal and -shm files SQLite keeps next to it."""
+    return [Path(f"{path}{suffix}") for suffix in DATA_SIBLINGS]
+
+
+def data_bytes(path: str | Path | None) -> int | None:
+    """Bytes of a data file on disk (with its write-ahead log); None when there is no file. Only
+    stat(2): a running engine holds the file's lock, and reading it is the engine's business."""
+    if path is None:
+        return None
+    total, found = 0, False
+    for part in data_files(path)[:2]:
+        try:
+            total += os.stat(part).st_size
+            found = True
+        except OSError:
+            pass
+    return total if found else None
 
 
 class DamagedStateFile(EmulatorError):
@@ -135,6 +177,10 @@ _CHECKS: dict[str, tuple[Any, str]] = {
     "stopped_at": (lambda v: v is None or _is_iso(v), "an ISO 8601 time or null"),
     "exit_code": (lambda v: v is None or _is_int(v), "an exit code or null"),
 }
+# Keys added to version 1 later: absent in a record an older dtsctl wrote (then their default).
+_OPTIONAL: dict[str, tuple[Any, str]] = {
+    "data_file": (lambda v: v is None or (isinstance(v, str) and os.path.isabs(v)), "an absolute path or null"),
+}
 
 
 @dataclass(frozen=True)
@@ -164,6 +210,7 @@ class LocalState:
     started_at: str | None
     stopped_at: str | None
     exit_code: int | None
+    data_file: str | None = None  # absolute; None: state in memory only
 
     def to_json(self) -> dict[str, Any]:
         """The state.json document, keys in the order dtsctl has always written them."""
@@ -186,9 +233,12 @@ class LocalState:
                     raise _Bad(f"'{key}' is missing")
                 if not check(doc[key]):
                     raise _Bad(f"'{key}' is not {what}")
+            for key, (check, what) in _OPTIONAL.items():
+                if key in doc and not check(doc[key]):
+                    raise _Bad(f"'{key}' is not {what}")
         except _Bad as bad:
             raise DamagedStateFile(path, str(bad)) from None
-        values = {key: doc[key] for key in _CHECKS}
+        values = {key: doc[key] for key in (*_CHECKS, *_OPTIONAL) if key in doc}
         return cls(**{**values, "task_hubs": tuple(values["task_hubs"]), "command": tuple(values["command"]),
                       "settings": dict(values["settings"]), "environment": dict(values["environment"])})
 
@@ -271,6 +321,16 @@ def read_ready(path: Path) -> ReadyFile | None:
     return None if doc is None else ReadyFile.from_json(doc)
 
 
+def read_data_record(path: Path) -> str | None:
+    """The data file a removed emulator kept (data.json), or None when there is no usable record."""
+    try:
+        doc = _load(path)
+    except _Unreadable:
+        return None
+    data = doc.get("data_file") if isinstance(doc, dict) and doc.get("version") == STATE_VERSION else None
+    return data if isinstance(data, str) and os.path.isabs(data) else None
+
+
 def unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         path.unlink()
@@ -294,18 +354,40 @@ class StateFolder:
         with self.writing(path):
             write_json_atomic(path, state.to_json(), mode=PRIVATE_FILE)
 
+    def write_data_record(self, path: Path, data_file: str) -> None:
+        with self.writing(path):
+            write_json_atomic(path, {"version": STATE_VERSION, "data_file": data_file}, mode=PRIVATE_FILE)
+
     def make_dir(self, folder: Path) -> None:
         with self.writing():
             folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
             if os.name != "nt":
                 os.chmod(folder, PRIVATE_DIR)  # one made by an older dtsctl may be 0755
 
-    def delete_dir(self, folder: Path) -> None:
+    def delete_dir(self, folder: Path, keep: frozenset[str] = frozenset()) -> bool:
+        """Delete `folder` with everything in it but the entries named in `keep` (the folder stays
+        when one of them is there). True when something was deleted."""
         with self.writing():
             try:
-                shutil.rmtree(folder)
+                entries = list(folder.iterdir()) if keep else None
             except (FileNotFoundError, NotADirectoryError):
-                pass
+                return False
+            if entries is None or not any(e.name in keep for e in entries):
+                try:
+                    shutil.rmtree(folder)
+                except (FileNotFoundError, NotADirectoryError):
+                    return False
+                return True
+            deleted = False
+            for entry in entries:
+                if entry.name in keep:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=False)
+                else:
+                    unlink(entry)
+                deleted = True
+            return deleted
 
     def open_log(self, path: Path) -> Any:
         """`path` opened for appending, private (0600) even when it was there before."""

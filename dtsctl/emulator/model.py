@@ -62,6 +62,14 @@ class EmulatorSpec:
     env: tuple[tuple[str, str], ...] = ()  # --env KEY=VALUE, passed to the emulator as is
     image: str = f"{DEFAULT_IMAGE_REPO}:{DEFAULT_TAG}"  # Docker only
     pull: PullPolicy = "missing"  # Docker only
+    # Local only. persist: keep the state in a data file (data_file, absolute, or the emulator's
+    # default one). Neither: a new emulator keeps it in memory, an existing one keeps what it has.
+    persist: bool = False
+    data_file: str | None = None
+
+    @property
+    def wants_data(self) -> bool:
+        return self.persist or self.data_file is not None
 
     def environment(self) -> dict[str, str]:
         """The emulator's environment: task hubs, dynamic hubs, then --env (which may override)."""
@@ -105,6 +113,8 @@ class EmulatorInfo:
     managed: bool = True  # created by dtsctl (Docker label present)
     ready: bool | None = None  # filled by the service after a Hello
     ready_detail: str | None = None
+    data_file: str | None = None  # local engine with --persist: where its state is kept
+    data_bytes: int | None = None  # filled by `status`: the data file's size on disk
 
     @property
     def running(self) -> bool:
@@ -161,6 +171,7 @@ class EmulatorInfo:
             "connection_string": self.connection_string,
             "dashboard_url": self.dashboard_url,
             "task_hubs": list(self.task_hubs),
+            "data_file": self.data_file,
         }
 
     def status_dict(self) -> dict[str, Any]:
@@ -177,6 +188,7 @@ class EmulatorInfo:
             "pid": self.pid,
             "container_id": self.container_id,
             "log_path": self.log_path,
+            "data_bytes": self.data_bytes,
         }
 
 

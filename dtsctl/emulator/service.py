@@ -33,6 +33,11 @@ from dtsctl.errors import ExitCode, NotFound, Unreachable, UsageError
 UpAction = Literal["created", "started", "running", "recreated", "restarted"]
 #: What `down` did.
 DownAction = Literal["removed", "stopped", "nothing"]
+#: What `down` did with a persistent emulator's data file: kept it, deleted it, or there was none.
+DataAction = Literal["kept", "deleted", "none"]
+
+#: Why --persist and --data have no meaning on Docker.
+DOCKER_KEEPS_NOTHING = "the DTS emulator container keeps nothing: its state is lost when it stops"
 Phase = Callable[[str], None]
 
 LOCK_WAIT = 120.0  # seconds `down` waits for another command on the same emulator (`up` adds its --timeout)
@@ -75,10 +80,12 @@ class Engines:
     def get(self, kind: EngineKind) -> Engine:
         return self.docker if kind == "docker" else self.local
 
-    def choose(self, choice: EngineChoice) -> tuple[Engine, str]:
-        """The engine for a new emulator, and why it was picked."""
+    def choose(self, choice: EngineChoice, *, persist: bool = False) -> tuple[Engine, str]:
+        """The engine for a new emulator, and why it was picked (`persist`: only the local engine can)."""
         if choice == "local":
             return self.local, "asked for with --engine local"
+        if persist and choice == "auto":
+            return self.local, "only the local engine keeps state (--persist)"
         ok, why = self.docker_available()
         if choice == "docker":
             if not ok:
@@ -225,6 +232,7 @@ def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: 
         elif not info.managed:
             raise _not_ours(info)
         else:
+            _check_data(info, spec)
             diff = settings_differ(info.settings, spec.settings(info.engine))
             if diff:
                 raise EmulatorError(
@@ -239,7 +247,7 @@ def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: 
             else:
                 action = "running"
     if found is None:
-        engine, reason = engines.choose(choice)
+        engine, reason = engines.choose(choice, persist=spec.wants_data)
         phase(f"creating '{spec.name}' on the {engine.kind} engine")
         try:
             info = engine.create(spec, progress)
@@ -260,6 +268,30 @@ def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: 
         raise _fail_start(engine, info, probe, timeout, keep_on_failure or action == "running")
     info.ready, info.ready_detail = True, probe.detail
     return UpResult(info=info, action=action, engine_reason=reason, probe=probe)
+
+
+def _check_data(info: EmulatorInfo, spec: EmulatorSpec) -> None:
+    """An existing emulator keeps its state where it was created to: --persist or --data that ask
+    for something else are refused (UsageError) naming both; neither flag takes what it has."""
+    if not spec.wants_data:
+        return
+    name = info.name
+    if info.engine == "docker":
+        raise UsageError(f"The emulator '{name}' runs on Docker, and {DOCKER_KEEPS_NOTHING}.",
+                         hint="Use another --name for a local emulator with a data file, or leave out --persist and --data.")
+    recorded = info.data_file
+    if recorded is not None and (spec.data_file is None or spec.data_file == recorded):
+        return
+    if recorded is None:
+        wanted = spec.data_file or "a data file"
+        raise UsageError(
+            f"The emulator '{name}' keeps its state in memory only, not in {wanted}.",
+            hint=f"Recreate it with a data file (its in-memory state is lost): 'dtsctl emulator up --name {name} "
+                 "--persist --recreate', or leave out --persist and --data.")
+    raise UsageError(
+        f"The emulator '{name}' keeps its state in {recorded}, not in {spec.data_file}.",
+        hint=f"Leave out --data (or give --data {recorded}) to use it; to start over on the other file, "
+             f"'dtsctl emulator down --name {name}' first ({recorded} is kept).")
 
 
 def require(engines: Engines, name: str, choice: EngineChoice = "auto") -> tuple[Engine, EmulatorInfo]:
@@ -288,30 +320,54 @@ class DownResult:
     name: str
     engine: EngineKind | None
     action: DownAction
+    data_file: str | None = None  # the data file kept or deleted
+    data: DataAction = "none"
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"name": self.name, "engine": self.engine, "action": self.action}
+        return {"name": self.name, "engine": self.engine, "action": self.action, "data_file": self.data_file,
+                "data": self.data}
 
 
-def down(engines: Engines, name: str, *, keep: bool = False, choice: EngineChoice = "auto") -> DownResult:
+def down(engines: Engines, name: str, *, keep: bool = False, delete_data: bool = False,
+         choice: EngineChoice = "auto") -> DownResult:
+    """Stop (keep) or remove the emulator. A local emulator's data file stays unless `delete_data`
+    (then it goes with the emulator, or alone when a removed emulator left it)."""
+    if keep and delete_data:
+        raise UsageError("--keep and --delete-data do not go together: a stopped emulator still uses its data file.",
+                         hint=f"Use 'dtsctl emulator down --name {name} --delete-data' to remove it with its data.")
     with name_lock(engines, name, LOCK_WAIT):
-        return _down(engines, name, keep=keep, choice=choice)
+        return _down(engines, name, keep=keep, delete_data=delete_data, choice=choice)
 
 
-def _down(engines: Engines, name: str, *, keep: bool, choice: EngineChoice) -> DownResult:
+def _data_outcome(engines: Engines, name: str, delete_data: bool) -> tuple[str | None, DataAction]:
+    local = engines.local
+    if delete_data:
+        deleted = local.delete_data(name)  # type: ignore[attr-defined]
+        return deleted, "deleted" if deleted else "none"
+    kept = local.kept_data(name)  # type: ignore[attr-defined]
+    return kept, "kept" if kept else "none"
+
+
+def _down(engines: Engines, name: str, *, keep: bool, delete_data: bool, choice: EngineChoice) -> DownResult:
     found = engines.locate(name, choice)
     if found is None:
-        if choice != "docker" and engines.local.remove_leftovers(name):  # type: ignore[attr-defined]
-            return DownResult(name, "local", "removed")
-        return DownResult(name, None, "nothing")
+        if choice == "docker":
+            return DownResult(name, None, "nothing")
+        removed = engines.local.remove_leftovers(name)  # type: ignore[attr-defined]
+        data_file, data = _data_outcome(engines, name, delete_data)
+        return DownResult(name, "local" if removed or data_file else None, "removed" if removed else "nothing",
+                          data_file, data)
     engine, info = found
     if not info.managed:
         raise _not_ours(info)
     if keep:
         engine.stop(name)
-        return DownResult(name, engine.kind, "stopped")
+        return DownResult(name, engine.kind, "stopped", info.data_file, "kept" if info.data_file else "none")
     engine.remove(name)
-    return DownResult(name, engine.kind, "removed")
+    if engine.kind != "local":
+        return DownResult(name, engine.kind, "removed")
+    data_file, data = _data_outcome(engines, name, delete_data)
+    return DownResult(name, engine.kind, "removed", data_file, data)
 
 
 def restart(engines: Engines, name: str, *, timeout: float = 60.0, choice: EngineChoice = "auto",
@@ -376,6 +432,22 @@ def check_bind(bind: str) -> str:
         raise UsageError(f"--bind must be an IP address of this machine, not {bind!r}.",
                          hint="Use 127.0.0.1 (this machine only, the default), 0.0.0.0 (every network), or ::1.") from None
     return str(address)
+
+
+def check_data_file(path: str, cwd: str | None = None) -> str:
+    """The --data path made absolute (against `cwd`, default the current folder), or UsageError
+    when it cannot be a file: empty, a folder, or in a folder that does not exist."""
+    if not path.strip():
+        raise UsageError("--data needs a file name, not an empty value.")
+    full = os.path.abspath(os.path.join(cwd or os.getcwd(), os.path.expanduser(path)))
+    if os.path.isdir(full):
+        raise UsageError(f"--data {full} is a folder, not a file.",
+                         hint="Name a file in it, for example --data " + os.path.join(full, "data.sqlite3") + ".")
+    parent = os.path.dirname(full)
+    if not os.path.isdir(parent):
+        raise UsageError(f"--data {full}: the folder {parent} does not exist.",
+                         hint="Create that folder first, or name a file in an existing one.")
+    return full
 
 
 def check_spec(spec: EmulatorSpec) -> EmulatorSpec:
