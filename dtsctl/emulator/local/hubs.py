@@ -5,7 +5,8 @@ Every task hub is one `engine.hub.HubEngine` (dtsctl's own engine) over the serv
 created on first use or by CreateTaskHub is served again after a restart). :class:`TaskHubRouter`
 answers every ``TaskHubSidecarService`` method generically: it reads the ``taskhub`` gRPC metadata,
 finds (or, with dynamic task hubs, creates) the hub and calls the engine's method of the same name.
-``GetWorkItems`` is additionally wrapped to count connected workers and to send periodic health pings.
+``GetWorkItems`` is additionally wrapped to count connected workers (the engine's stream sends the
+health pings).
 
 Routing rules:
 
@@ -26,7 +27,6 @@ Routing rules:
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -186,7 +186,6 @@ class HubRegistry:
             hub.backend.close()
 
 
-_END = object()
 
 
 class TaskHubRouter:
@@ -300,64 +299,4 @@ class TaskHubRouter:
 
         if not context.add_callback(on_done):
             on_done()
-        items = hub.backend.GetWorkItems(request, context)
-        return _with_health_pings(items, context, self.health_ping_interval, f"{hub.name}:{worker_id}")
-
-
-def _with_health_pings(items: Iterator[Any], context: grpc.ServicerContext, interval: float,
-                       label: str) -> Iterator[Any]:
-    """Yields from ``items`` and, while it has nothing to give for ``interval`` seconds, a health ping.
-
-    The SDK worker treats a stream that stays silent for ``silent_disconnect_timeout_seconds``
-    (120 s by default) as a dead connection and reconnects; the in-memory backend never sends
-    anything while idle, so pings keep idle workers connected quietly. The backend generator is
-    advanced in a helper thread, one item at a time and only when the previous item was handed
-    to grpc, so no work item is taken from the backend before the stream can send it.
-    """
-    if interval <= 0:
-        yield from items
-        return
-
-    results: queue.Queue[Any] = queue.Queue()
-    demand = threading.Semaphore(0)
-    finished = threading.Event()
-
-    def pump() -> None:
-        while True:
-            while not demand.acquire(timeout=1.0):
-                if finished.is_set() or not context.is_active():
-                    return
-            if finished.is_set():
-                return
-            try:
-                item = next(items)
-            except StopIteration:
-                results.put(_END)
-                return
-            except BaseException as exc:  # handed to the stream thread
-                results.put(exc)
-                return
-            results.put(item)
-
-    thread = threading.Thread(target=pump, name=f"work-items[{label}]", daemon=True)
-    thread.start()
-    ping = sdk_backend.health_ping()
-    try:
-        demand.release()
-        while True:
-            try:
-                item = results.get(timeout=interval)
-            except queue.Empty:
-                if not context.is_active():
-                    return
-                yield ping
-                continue
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            demand.release()
-    finally:
-        finished.set()
-        demand.release()
+        return hub.backend.work_items(request, context, ping_interval=self.health_ping_interval)

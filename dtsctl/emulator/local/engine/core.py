@@ -39,6 +39,14 @@ class Lease:
     seqs: list[int] = field(default_factory=list)  # inbox rows of the batch
     events: list[Any] = field(default_factory=list)  # the batch's events, as sent
     execution_id: str | None = None
+    history_length: int = 0  # events in the history the worker was sent
+
+
+@dataclass
+class _Episode:
+    instance_id: str
+    first: int
+    events: list[Any] = field(default_factory=list)
 
 
 class _ReadyQueue:
@@ -84,6 +92,7 @@ class EngineCore:
         self.busy: dict[str, set[Any]] = {ORCHESTRATION: set(), ACTIVITY: set(), ENTITY: set()}
         self._tokens = itertools.count(1)
         self._streams = itertools.count(1)
+        self._episode: _Episode | None = None  # set only inside a CompleteOrchestratorTask transaction
         self.rebuild()
 
     # -- derived state ----------------------------------------------------------------------------
@@ -148,10 +157,31 @@ class EngineCore:
     def append_history(self, db: sqlite3.Connection, instance_id: str, events: list[Any]) -> None:
         if not events:
             return
+        episode = self._episode
+        if episode is not None and episode.instance_id == instance_id:
+            episode.events.extend(events)  # written once, when the episode ends
+            return
         (last,) = db.execute("SELECT coalesce(max(seq), -1) FROM history WHERE hub=? AND instance_id=?",
                              (self.hub, instance_id)).fetchone()
+        self._write_history(db, instance_id, last + 1, events)
+
+    def _write_history(self, db: sqlite3.Connection, instance_id: str, first: int, events: list[Any]) -> None:
         db.executemany("INSERT INTO history (hub, instance_id, seq, event) VALUES (?, ?, ?, ?)",
-                       [(self.hub, instance_id, last + 1 + i, encode(e)) for i, e in enumerate(events)])
+                       [(self.hub, instance_id, first + i, encode(e)) for i, e in enumerate(events)])
+
+    def begin_episode(self, instance_id: str, history_length: int) -> None:
+        """History appended to `instance_id` is gathered until `end_episode` writes it in one go at
+        `history_length` (known from the work item: no look-up of the last sequence number)."""
+        self._episode = _Episode(instance_id, history_length)
+
+    def discard_episode(self) -> None:
+        """The history was replaced (continue-as-new, rewind): what was gathered is void."""
+        self._episode = None
+
+    def end_episode(self, db: sqlite3.Connection) -> None:
+        episode, self._episode = self._episode, None
+        if episode is not None and episode.events:
+            self._write_history(db, episode.instance_id, episode.first, episode.events)
 
     def replace_history(self, db: sqlite3.Connection, instance_id: str, events: list[Any]) -> None:
         db.execute("DELETE FROM history WHERE hub=? AND instance_id=?", (self.hub, instance_id))

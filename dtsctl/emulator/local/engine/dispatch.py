@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from dtsctl.emulator.local.engine.core import ACTIVITY, ENTITY, ORCHESTRATION, EngineCore, Lease, log
+from dtsctl.sdk.backend import health_ping
 from dtsctl.emulator.local.engine.events import SUSPENDED, event, kind, orchestrator_started, pb, text
 
 IDLE_WAIT = 1.0  # longest sleep of an idle stream between checks that its caller is still there
@@ -63,20 +64,35 @@ class _Stream:
 class DispatchRpcs(EngineCore):
 
     def GetWorkItems(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return self.work_items(request, context)
+
+    def work_items(self, request: Any, context: grpc.ServicerContext, *, ping_interval: float = 0.0) -> Iterator[Any]:
+        """The stream a worker reads its work from. While there is nothing to hand out it sends a health
+        ping every `ping_interval` seconds (0: never): the SDK worker takes a stream silent for two
+        minutes for a dead one. The generator runs in the stream's own thread, so no work item is
+        taken before the stream can send it."""
         orchestrations, activities, entities = _filters(request)
         stream = _Stream(self.new_stream(), orchestrations, activities, entities)
         if not context.add_callback(lambda: self.stream_ended(stream.id)):
             return
+        ping = health_ping()
+        last_sent = time.monotonic()
         while True:
             with self.store.lock:
                 if self.closed or not context.is_active():
                     return
                 item = self._next_item(stream)
                 if item is None:
-                    wait = self.release_timers(time.time())
-                    self.work.wait(IDLE_WAIT if wait is None else min(max(wait, 0.0), IDLE_WAIT))
-                    continue
+                    idle = time.monotonic() - last_sent
+                    if ping_interval > 0 and idle >= ping_interval:
+                        item = ping
+                    else:
+                        wait = self.release_timers(time.time())
+                        limit = IDLE_WAIT if ping_interval <= 0 else min(IDLE_WAIT, ping_interval - idle)
+                        self.work.wait(limit if wait is None else min(max(wait, 0.0), limit))
+                        continue
             yield item
+            last_sent = time.monotonic()
 
     def stream_ended(self, stream: int) -> None:
         """A worker went away: what it held is handed out again."""
@@ -143,7 +159,7 @@ class DispatchRpcs(EngineCore):
                 # The episode's clock: now, not a scheduled start time (DTS; the JS client always sends one).
                 events.insert(0, orchestrator_started())
             lease = Lease(self.token(), ORCHESTRATION, instance_id, stream.id, [s for s, _ in batch], events,
-                          instance.execution_id)
+                          instance.execution_id, len(past))
             self.leases[lease.token] = lease
             self.busy[ORCHESTRATION].add(instance_id)
             return pb.WorkItem(completionToken=lease.token, orchestratorRequest=pb.OrchestratorRequest(

@@ -39,13 +39,17 @@ class OrchestratorRpcs(ClientRpcs):
             if rewind is not None:
                 self._rewound(db, instance, rewind)
             else:
-                self._episode(db, instance, lease.events, request)
+                self.begin_episode(instance.id, lease.history_length)
+                try:
+                    self._run_episode(db, instance, lease.events, request)
+                finally:
+                    self.end_episode(db)
             if not instance.terminal:
                 self.orchestrations.push(instance.id)  # events that came during the episode
                 self.work.notify_all()
         return pb.CompleteTaskResponse()
 
-    def _episode(self, db: sqlite3.Connection, instance: Instance, events: list[Any], request: Any) -> None:
+    def _run_episode(self, db: sqlite3.Connection, instance: Instance, events: list[Any], request: Any) -> None:
         self.append_history(db, instance.id, events)
         before = instance.status
         if instance.status == PENDING:
@@ -177,6 +181,7 @@ class OrchestratorRpcs(ClientRpcs):
     def _continue_as_new(self, db: sqlite3.Connection, instance: Instance, done: Any) -> None:
         kept = self.drop_inbox(db, instance.id, keep=CARRIED_OVER)
         db.execute("DELETE FROM activities WHERE hub=? AND instance_id=?", (self.hub, instance.id))
+        self.discard_episode()
         db.execute("DELETE FROM history WHERE hub=? AND instance_id=?", (self.hub, instance.id))
         instance.execution_id = uuid.uuid4().hex
         instance.input = optional(done, "result")

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x44545331  # "DTS1": marks a file as a dtsctl local-engine store
@@ -102,27 +103,9 @@ class Store:
     def persistent(self) -> bool:
         return self.path is not None
 
-    @contextlib.contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            if self._depth:  # nested: part of the outer transaction
-                self._depth += 1
-                try:
-                    yield self._db
-                finally:
-                    self._depth -= 1
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self._db
-            except BaseException:
-                self._depth = 0
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._depth = 0
-                self._db.execute("COMMIT")
+    def tx(self) -> _Transaction:
+        """``with store.tx() as db:`` (a class, not a generator: it runs several times per rpc)."""
+        return _Transaction(self)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -145,6 +128,36 @@ class Store:
                 if self.path is not None:
                     self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._db.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT under the store's lock; nested ones join the outer one."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self._store
+        store.lock.acquire()
+        if store._depth == 0:
+            try:
+                store._db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                store.lock.release()
+                raise
+        store._depth += 1
+        return store._db
+
+    def __exit__(self, kind: Any, value: Any, tb: Any) -> None:
+        store = self._store
+        try:
+            store._depth -= 1
+            if store._depth == 0:
+                store._db.execute("ROLLBACK" if kind is not None else "COMMIT")
+        finally:
+            store.lock.release()
 
 
 def open_store(path: str | None = None) -> Store:
