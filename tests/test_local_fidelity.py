@@ -308,3 +308,22 @@ def wait_for(pred, timeout: float = 30.0):
     from support.wait import wait_until
 
     return wait_until(pred, timeout=timeout, interval=0.05)
+
+
+def test_an_id_reuse_policy_that_would_replace_a_running_instance_without_terminating_it_is_refused(sdk) -> None:
+    client, stub, _ = sdk
+    running = client.schedule_new_orchestration(waiting, instance_id=f"reuse-{time.time_ns()}")
+    client.wait_for_orchestration_start(running, timeout=30)
+    bad = pb.OrchestrationIdReusePolicy(replaceableStatus=[pb.ORCHESTRATION_STATUS_COMPLETED, pb.ORCHESTRATION_STATUS_RUNNING])
+    with pytest.raises(grpc.RpcError) as err:
+        stub.StartInstance(pb.CreateInstanceRequest(instanceId=running, name="waiting", orchestrationIdReusePolicy=bad),
+                           metadata=MD)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot exclude 'Terminated' while also allowing reuse of running instances" in err.value.details()
+    assert state_of(stub, running).orchestrationStatus == pb.ORCHESTRATION_STATUS_RUNNING  # untouched
+    # With Terminated allowed too, the running instance is replaced.
+    good = pb.OrchestrationIdReusePolicy(replaceableStatus=[pb.ORCHESTRATION_STATUS_RUNNING, pb.ORCHESTRATION_STATUS_TERMINATED])
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId=running, name="hello_chain", input=StringValue(value='["R"]'),
+                                                orchestrationIdReusePolicy=good), metadata=MD)
+    done = client.wait_for_orchestration_completion(running, timeout=30)
+    assert done.runtime_status.name == "COMPLETED" and done.name == "hello_chain"

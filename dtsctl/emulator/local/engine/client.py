@@ -15,7 +15,7 @@ from google.protobuf import empty_pb2, wrappers_pb2
 from dtsctl.emulator.local.engine import records
 from dtsctl.emulator.local.engine.core import EngineCore, log
 from dtsctl.emulator.local.engine.events import (
-    FAILED, PENDING, RUNNING, SUSPENDED, TERMINAL, event, optional, pb, seconds, text, timestamp)
+    FAILED, PENDING, RUNNING, SUSPENDED, TERMINAL, TERMINATED, event, optional, pb, seconds, text, timestamp)
 from dtsctl.emulator.local.engine.records import Instance
 
 WAIT_SLICE = 1.0  # seconds between checks that a waiting caller is still there
@@ -71,11 +71,15 @@ class ClientRpcs(EngineCore):
     def StartInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
         instance_id = request.instanceId or uuid.uuid4().hex
         start_at = seconds(request.scheduledStartTimestamp) if request.HasField("scheduledStartTimestamp") else None
+        replaceable = _statuses(request.orchestrationIdReusePolicy.replaceableStatus) \
+            if request.HasField("orchestrationIdReusePolicy") else []
+        if set(replaceable) & {RUNNING, PENDING, SUSPENDED} and TERMINATED not in replaceable:
+            # DTS's rule and words: replacing a running instance terminates it, so a policy must allow that.
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Invalid reusable statuses: cannot exclude 'Terminated' "
+                                                            "while also allowing reuse of running instances.")
         with self.store.tx() as db:
             existing = self.instance(db, instance_id)
             if existing is not None:
-                replaceable = _statuses(request.orchestrationIdReusePolicy.replaceableStatus) \
-                    if request.HasField("orchestrationIdReusePolicy") else []
                 if existing.status not in replaceable:
                     context.abort(grpc.StatusCode.ALREADY_EXISTS,
                                   f"An orchestration instance with id '{instance_id}' already exists.")
