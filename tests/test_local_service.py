@@ -111,3 +111,37 @@ def test_the_log_says_what_happened(caplog: pytest.LogCaptureFixture) -> None:
               "orchestration 'logged-bad' (fails) failed: builtins.ValueError: this one fails", "worker disconnected"]
     for text in expect:
         assert any(text in line for line in lines), (text, lines)
+
+
+def greet_v3(ctx: task.ActivityContext, name: str) -> str:
+    return f"Hello v3, {name}!"
+
+
+def versioned(ctx: task.OrchestrationContext, name: str):
+    return (yield ctx.call_activity(greet_v3, input=name))
+
+
+def test_work_item_filters_with_versions_dispatch_an_unversioned_activity_of_a_matching_orchestration() -> None:
+    """The JS SDK's work-item-filters suite (which passes on DTS): a worker filtering orchestration and
+    activity by version 3.0.0 runs an orchestration of 3.0.0 whose activity was scheduled without one."""
+    from durabletask.worker import ActivityWorkItemFilter, OrchestrationWorkItemFilter, WorkItemFilters
+
+    running = serve(LocalServerConfig(port=0, health_port=-1))
+    worker = TaskHubGrpcWorker(host_address=running.address)
+    worker.add_orchestrator(versioned)
+    worker.add_activity(greet_v3)
+    worker.use_work_item_filters(WorkItemFilters(
+        orchestrations=[OrchestrationWorkItemFilter(name="versioned", versions=["3.0.0"])],
+        activities=[ActivityWorkItemFilter(name="greet_v3", versions=["3.0.0"])]))
+    worker.start()
+    client = TaskHubGrpcClient(host_address=running.address)
+    try:
+        matching = client.schedule_new_orchestration(versioned, input="V", version="3.0.0")
+        other = client.schedule_new_orchestration(versioned, input="W", version="2.0.0")
+        done = client.wait_for_orchestration_completion(matching, timeout=30)
+        assert done.runtime_status.name == "COMPLETED" and done.serialized_output == '"Hello v3, V!"'
+        time.sleep(0.5)
+        assert client.get_orchestration_state(other).runtime_status.name == "PENDING"  # not for this worker
+    finally:
+        worker.stop()
+        running.stop(0)

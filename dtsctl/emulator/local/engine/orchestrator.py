@@ -106,7 +106,9 @@ class OrchestratorRpcs(ClientRpcs):
         cursor = db.execute("INSERT INTO activities (hub, instance_id, execution_id, task_id, name, version, request) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (self.hub, instance.id, instance.execution_id, task_id, task.name,
-                             optional(task, "version"), request.SerializeToString()))
+                             # The version work-item filters see: an unversioned activity takes its
+                             # orchestration's (the JS SDK's suite expects DTS to match it so).
+                             optional(task, "version") or instance.version, request.SerializeToString()))
         self.activities.push(cursor.lastrowid)
         self.work.notify_all()
 
