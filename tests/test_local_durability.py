@@ -90,24 +90,78 @@ def fast_worker(address: str) -> TaskHubGrpcWorker:
     return w
 
 
+def counter(ctx, value):
+    if ctx.operation == "add":
+        ctx.set_state((ctx.get_state(int, 0) or 0) + value)
+
+
+def locker(ctx: task.OrchestrationContext, _):
+    from durabletask.entities import EntityInstanceId
+
+    with (yield ctx.lock_entities([EntityInstanceId("counter", "held")])):
+        yield ctx.wait_for_external_event("release")
+    return "released"
+
+
+def sleeper(ctx: task.OrchestrationContext, seconds: float):
+    yield ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=seconds))
+    return "woke"
+
+
 def test_state_survives_a_graceful_restart(engine: Engine) -> None:
+    """Instances with their inputs, custom status and tags, a timer that comes due while the engine is
+    down, a scheduled start, entities with their state and a held lock, and a queued signal."""
+    from datetime import datetime, timezone
+
+    from durabletask.entities import EntityInstanceId
+
     engine.start()
     client = TaskHubGrpcClient(host_address=engine.address)
     worker = fast_worker(engine.address)
+    for extra in (locker, sleeper):
+        worker.add_orchestrator(extra)
+    worker.add_entity(counter)
     worker.start()
     try:
         waiting = client.schedule_new_orchestration(flow, input=5, instance_id="waiting", tags={"k": "v"})
-        client.wait_for_orchestration_start(waiting, timeout=30)
+        holder = client.schedule_new_orchestration(locker, instance_id="holder")
+        asleep = client.schedule_new_orchestration(sleeper, input=1.5, instance_id="asleep")
+        later = client.schedule_new_orchestration(sleeper, input=0, instance_id="later",
+                                                  start_at=datetime.now(timezone.utc) + timedelta(seconds=3))
+        kept = EntityInstanceId("counter", "kept")
+        client.signal_entity(kept, "add", 5)
+        for instance_id in (waiting, holder, asleep):
+            client.wait_for_orchestration_start(instance_id, timeout=30)
+        wait_for(lambda: (e := client.get_entity(kept)) is not None and e.get_typed_state(int) == 5)
+        wait_for(lambda: (e := client.get_entity(EntityInstanceId("counter", "held"))) is not None and e._locked_by)  # the raw holder (get_locked_by() parses it as an entity id)
         engine.stop()
+        time.sleep(2.0)  # the sleeper's timer comes due while the engine is down
         engine.start()
         client = TaskHubGrpcClient(host_address=engine.address)
         state = client.get_orchestration_state(waiting)
-        assert state is not None and state.runtime_status in (OrchestrationStatus.RUNNING, OrchestrationStatus.PENDING)
+        assert state is not None and state.runtime_status == OrchestrationStatus.RUNNING
+        assert state.serialized_input == "5"
+        assert client.get_orchestration_state(later).runtime_status == OrchestrationStatus.PENDING
+        assert client.get_entity(kept).get_typed_state(int) == 5
+        held = client.get_entity(EntityInstanceId("counter", "held"))
+        assert held is not None and held._locked_by == "holder"
+        assert client.wait_for_orchestration_completion(asleep, timeout=30).serialized_output == '"woke"'
         client.raise_orchestration_event(waiting, "go", data=1)
         done = client.wait_for_orchestration_completion(waiting, timeout=30)
         assert done.runtime_status == OrchestrationStatus.COMPLETED and done.serialized_output == str(expected(5))
+        client.raise_orchestration_event(holder, "release")
+        assert client.wait_for_orchestration_completion(holder, timeout=30).serialized_output == '"released"'
+        assert client.wait_for_orchestration_completion(later, timeout=30).serialized_output == '"woke"'
+        client.signal_entity(kept, "add", 1)
+        wait_for(lambda: client.get_entity(kept).get_typed_state(int) == 6)
     finally:
         worker.stop()
+
+
+def wait_for(pred, timeout: float = 30.0):
+    from support.wait import wait_until
+
+    return wait_until(pred, timeout=timeout, interval=0.05)
 
 
 def test_nothing_acknowledged_is_lost_when_the_engine_is_killed_at_random_moments(engine: Engine) -> None:
