@@ -106,7 +106,7 @@ class ClientRpcs(EngineCore):
         deadline = None if left is None or left > 1e9 else time.monotonic() + left
         with self.store.lock:
             while True:
-                instance = self.instance(self.store._db, request.instanceId)  # under the store lock
+                instance = self.instance(self.store.held, request.instanceId)
                 if instance is not None and done(instance):
                     return pb.GetInstanceResponse(exists=True,
                                                   orchestrationState=instance.state(request.getInputsAndOutputs))

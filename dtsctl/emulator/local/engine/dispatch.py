@@ -38,7 +38,7 @@ def _filters(request: Any) -> tuple[FilterMap, FilterMap, FilterMap]:
     return build(wf.orchestrations), build(wf.activities), build(wf.entities)
 
 
-def _accepts(filt: FilterMap, name: str, version: str | None) -> bool:
+def accepts(filt: FilterMap, name: str, version: str | None) -> bool:
     if filt is None:
         return True
     versions = filt.get(name)
@@ -112,7 +112,11 @@ class DispatchRpcs(EngineCore):
         return (self._next_orchestration(stream) or self._next_activity(stream)
                 or self.next_entity_batch(stream))
 
-    def _take(self, queue: Any, busy: set[Any], try_one: Any) -> Any:
+    def next_entity_batch(self, stream: _Stream) -> Any:
+        """The next entity batch for `stream` (entities.EntityRpcs has them)."""
+        return None
+
+    def take(self, queue: Any, busy: set[Any], try_one: Any) -> Any:
         """The first key of `queue` that `try_one` turns into a work item; keys another worker holds
         or this stream's filters refuse stay queued."""
         skipped = []
@@ -122,7 +126,7 @@ class DispatchRpcs(EngineCore):
             if key in busy:
                 continue  # re-queued when its lease ends
             result = try_one(key)
-            if result is _SKIP:
+            if result is SKIP:
                 skipped.append(key)
                 continue
             if result is not None:
@@ -133,7 +137,7 @@ class DispatchRpcs(EngineCore):
         return item
 
     def _next_orchestration(self, stream: _Stream) -> Any:
-        db = self.store._db  # the store lock is held
+        db = self.store.held
 
         def try_one(instance_id: str) -> Any:
             instance = self.instance(db, instance_id)
@@ -152,8 +156,8 @@ class DispatchRpcs(EngineCore):
             past = self.history(db, instance_id)
             if not past and "executionStarted" not in kinds:
                 return None  # a scheduled start not due yet: events wait with it
-            if not _accepts(stream.orchestrations, instance.name, instance.version):
-                return _SKIP
+            if not accepts(stream.orchestrations, instance.name, instance.version):
+                return SKIP
             events = [e for _, e in batch]
             if kind(events[0]) != "orchestratorStarted":
                 # The episode's clock: now, not a scheduled start time (DTS; the JS client always sends one).
@@ -166,24 +170,24 @@ class DispatchRpcs(EngineCore):
                 instanceId=instance_id, executionId=text(instance.execution_id),
                 pastEvents=past, newEvents=events))
 
-        return self._take(self.orchestrations, self.busy[ORCHESTRATION], try_one)
+        return self.take(self.orchestrations, self.busy[ORCHESTRATION], try_one)
 
     def _next_activity(self, stream: _Stream) -> Any:
-        db = self.store._db
+        db = self.store.held
 
         def try_one(seq: int) -> Any:
             row = db.execute("SELECT name, version, request FROM activities WHERE seq=?", (seq,)).fetchone()
             if row is None:
                 return None
             name, version, blob = row
-            if not _accepts(stream.activities, name, version):
-                return _SKIP
+            if not accepts(stream.activities, name, version):
+                return SKIP
             lease = Lease(self.token(), ACTIVITY, seq, stream.id)
             self.leases[lease.token] = lease
             self.busy[ACTIVITY].add(seq)
             return pb.WorkItem(completionToken=lease.token, activityRequest=pb.ActivityRequest.FromString(blob))
 
-        return self._take(self.activities, self.busy[ACTIVITY], try_one)
+        return self.take(self.activities, self.busy[ACTIVITY], try_one)
 
     def lease_for(self, token: str, what: str, key: Any = None) -> Lease | None:
         """The lease a completion names, taken out of the lease table; None when it is stale (its worker's
@@ -241,4 +245,4 @@ class DispatchRpcs(EngineCore):
         return pb.AbandonEntityTaskResponse()
 
 
-_SKIP = object()  # a key this stream's filters refuse: it stays queued for other workers
+SKIP = object()  # a key this stream's filters refuse: it stays queued for other workers

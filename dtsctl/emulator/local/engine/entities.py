@@ -18,11 +18,11 @@ import grpc
 
 from dtsctl.emulator.local.engine.client import ClientRpcs
 from dtsctl.emulator.local.engine.core import ENTITY, Lease, log
-from dtsctl.emulator.local.engine.dispatch import _SKIP, _accepts, entity_name
+from dtsctl.emulator.local.engine.dispatch import SKIP, DispatchRpcs, accepts, entity_name
 from dtsctl.emulator.local.engine.events import event, optional, pb, seconds, text, timestamp
 
 
-class EntityRpcs(ClientRpcs):
+class EntityRpcs(ClientRpcs, DispatchRpcs):
 
     # -- operations in ----------------------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ class EntityRpcs(ClientRpcs):
     # -- batches for workers --------------------------------------------------------------------------
 
     def next_entity_batch(self, stream: Any) -> Any:
-        db = self.store._db  # the store lock is held
+        db = self.store.held
 
         def try_one(entity_id: str) -> Any:
             rows = [(seq, pb.HistoryEvent.FromString(blob)) for seq, blob in db.execute(
@@ -113,8 +113,8 @@ class EntityRpcs(ClientRpcs):
                 (self.hub, entity_id, time.time()))]
             if not rows:
                 return None
-            if not _accepts(stream.entities, entity_name(entity_id), None):
-                return _SKIP
+            if not accepts(stream.entities, entity_name(entity_id), None):
+                return SKIP
             row = db.execute("SELECT state, locked_by FROM entities WHERE hub=? AND id=?", (self.hub, entity_id)).fetchone()
             state, locked_by = row if row else (None, None)
             if locked_by:
@@ -128,11 +128,11 @@ class EntityRpcs(ClientRpcs):
             return pb.WorkItem(completionToken=lease.token, entityRequestV2=pb.EntityRequest(
                 instanceId=entity_id, entityState=text(state), operationRequests=lease.events))
 
-        return self._take(self.entities, self.busy[ENTITY], try_one)  # type: ignore[attr-defined]
+        return self.take(self.entities, self.busy[ENTITY], try_one)
 
     def CompleteEntityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         with self.store.tx() as db:
-            lease = self.lease_for(request.completionToken, ENTITY)  # type: ignore[attr-defined]
+            lease = self.lease_for(request.completionToken, ENTITY)
             if lease is None:
                 log.debug("task hub %r: stale entity completion ignored", self.hub)
                 return pb.CompleteTaskResponse()

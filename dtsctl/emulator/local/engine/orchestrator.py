@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 
 from dtsctl.emulator.local.engine.core import ORCHESTRATION, log
-from dtsctl.emulator.local.engine.client import ClientRpcs
+from dtsctl.emulator.local.engine.entities import EntityRpcs
 from dtsctl.emulator.local.engine.events import (
     COMPLETED, CONTINUED_AS_NEW, FAILED, PENDING, RUNNING, SUSPENDED, TERMINATED, event, failure,
     optional, orchestrator_started, pb, seconds, text)
@@ -23,7 +23,7 @@ CARRIED_OVER = frozenset({"eventRaised", "executionSuspended", "executionResumed
 _STATUS_WORDS = {COMPLETED: "completed", FAILED: "failed", TERMINATED: "terminated"}
 
 
-class OrchestratorRpcs(ClientRpcs):
+class OrchestratorRpcs(EntityRpcs):
 
     def CompleteOrchestratorTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         with self.store.tx() as db:

@@ -100,6 +100,11 @@ class Store:
         self._depth = 0
 
     @property
+    def held(self) -> sqlite3.Connection:
+        """The connection, for code that already holds `lock` (a worker's stream choosing its next item)."""
+        return self._db
+
+    @property
     def persistent(self) -> bool:
         return self.path is not None
 
