@@ -10,10 +10,6 @@ from typing import Any
 
 from dtsctl.sdk.protos import messages, services
 
-# The SDK module's logger; the server quietens it below debug.
-SDK_LOGGER = "durabletask.testing"
-
-
 def rpc_method_names() -> list[str]:
     """Names of every rpc of ``TaskHubSidecarService``, read from the generated servicer base class."""
     base = services().TaskHubSidecarServiceServicer

@@ -1,8 +1,8 @@
 """dtsctl's local engine: a stand-in for the DTS emulator that runs as a plain Python process.
 
-It serves the Durable Task Scheduler gRPC protocol (``TaskHubSidecarService``) with one
-``durabletask.testing.InMemoryOrchestrationBackend`` per task hub, routed by the ``taskhub``
-gRPC metadata, plus a small HTTP health endpoint. Start it with::
+It serves the Durable Task Scheduler gRPC protocol (``TaskHubSidecarService``) with dtsctl's own
+engine (:mod:`.engine`: one ``HubEngine`` per task hub over one SQLite store, in memory or in the
+``--data`` file), routed by the ``taskhub`` gRPC metadata, plus a small HTTP health endpoint. Start it with::
 
     python -m dtsctl.emulator.local.server --port 8080 --health-port 8081 --ready-file PATH
 

@@ -1,9 +1,9 @@
-"""Where the local engine answers as DTS does and the SDK's in-memory backend would not
-(../shared/reference/dts.md section 8): checks made on a request before the backend sees it.
+"""Checks made on a request before the engine sees it, where DTS refuses what an engine could take
+(../shared/reference/dts.md section 8; the rest of that list is in the engine itself).
 
 Each check returns None or the (status code, details) to abort the call with. One so far:
 - Instance ids and entity ids longer than 100 characters are refused with INVALID_ARGUMENT (the
-  backend takes any length; an app that worked here would fail on DTS). Checked where an id is
+  SDK's test backend took any length; an app that worked here would fail on DTS). Checked where an id is
   chosen by the caller: StartInstance and SignalEntity. The details text is dtsctl's own (DTS's
   wording is not documented).
 """

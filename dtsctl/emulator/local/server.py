@@ -1,7 +1,7 @@
 """Entry point of dtsctl's local engine: ``python -m dtsctl.emulator.local.server [options]``.
 
 A stand-in for the DTS emulator container that serves the Durable Task Scheduler gRPC protocol
-from a plain Python process (one in-memory backend per task hub, see :mod:`.hubs`) and a small
+from a plain Python process (dtsctl's own engine, one per task hub, see :mod:`.hubs`) and a small
 HTTP health endpoint (see :mod:`.health`).
 
 Python API: ``serve(LocalServerConfig(...)) -> RunningServer`` (``.grpc_port``, ``.health_port``,
@@ -53,7 +53,6 @@ from dtsctl.emulator.local import (
 from dtsctl.emulator.local.engine.store import Store, StoreError, open_store
 from dtsctl.emulator.local.health import HealthServer
 from dtsctl.emulator.local.hubs import HubRegistry, TaskHubRouter
-from dtsctl.sdk.backend import SDK_LOGGER
 from dtsctl.jsonfile import write_json_atomic
 from dtsctl.sigsafe import handling, set_soon
 from dtsctl.times import now_iso
@@ -134,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-file", metavar="PATH",
                    help="write a JSON ready file here once both servers listen")
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info", type=str.lower,
-                   help="default %(default)s; debug also shows the in-memory backend's own logs")
+                   help="default %(default)s")
     p.add_argument("--health-ping-interval", type=float, default=DEFAULT_HEALTH_PING_INTERVAL,
                    metavar="SECONDS",
                    help="send idle workers a health ping this often (default %(default)s; 0 = never)")
@@ -284,13 +283,6 @@ class RunningServer:
         self.stop()
 
 
-def _configure_backend_logging(config: LocalServerConfig) -> None:
-    # The in-memory backend logs every instance, event and worker at INFO: only show it with debug.
-    level = logging.DEBUG if config.log_level.lower() == "debug" else logging.WARNING
-    logging.getLogger("dtsctl.emulator.local.backend").setLevel(level)
-    logging.getLogger(SDK_LOGGER).setLevel(level)
-
-
 def _create_private(path: str) -> None:
     """Create a missing data file empty and 0600 before SQLite opens it: it holds every payload,
     and SQLite gives its -wal and -shm files the same mode. An existing file is not touched; one
@@ -307,7 +299,6 @@ def serve(config: LocalServerConfig | None = None) -> RunningServer:
     StoreError when the data file is refused (before anything listens; the file is left as it was),
     ServerStartError when a server cannot listen."""
     config = config or LocalServerConfig()
-    _configure_backend_logging(config)
     if config.data_file is not None:
         _create_private(config.data_file)
     store = open_store(config.data_file)

@@ -64,7 +64,7 @@ class ClientRpcs(EngineCore):
         records.delete(db, self.hub, instance_id)
         self.save(db, instance)
         self.deliver(db, instance_id, started, visible_at=scheduled or now)
-        log.info("task hub %r: orchestration %r (%s) created%s", self.hub, instance_id, name,
+        log.debug("task hub %r: orchestration %r (%s) created%s", self.hub, instance_id, name,
                  f", starts at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(scheduled))}" if scheduled else "")
         return instance
 
