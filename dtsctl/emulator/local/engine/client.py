@@ -17,6 +17,7 @@ from dtsctl.emulator.local.engine.core import EngineCore, log
 from dtsctl.emulator.local.engine.events import (
     FAILED, PENDING, RUNNING, SUSPENDED, TERMINAL, TERMINATED, event, optional, pb, seconds, text, timestamp)
 from dtsctl.emulator.local.engine.records import Instance
+from dtsctl.emulator.local.engine.events import now as clock
 
 WAIT_SLICE = 1.0  # seconds between checks that a waiting caller is still there
 HISTORY_CHUNK = 100
@@ -40,7 +41,7 @@ class ClientRpcs(EngineCore):
                execution_id: str | None = None, parent: Instance | None = None, parent_task_id: int | None = None,
                trace: Any = None) -> Instance:
         """A new PENDING instance whose ExecutionStarted waits in its inbox (until `start_at` if later)."""
-        now = time.time()
+        now = clock()
         scheduled = start_at if start_at is not None and start_at > now else None
         instance = Instance(hub=self.hub, id=instance_id, name=name, status=PENDING,
                             execution_id=execution_id or uuid.uuid4().hex, created_at=now, updated_at=now,

@@ -22,6 +22,7 @@ from dtsctl.emulator.local.engine import records
 from dtsctl.emulator.local.engine.events import decode_event, encode, kind
 from dtsctl.emulator.local.engine.records import Instance
 from dtsctl.emulator.local.engine.store import HUB_TABLES, Store
+from dtsctl.emulator.local.engine.events import now as clock
 
 log = logging.getLogger("dtsctl.emulator.local")
 
@@ -209,7 +210,7 @@ class EngineCore:
         return kept
 
     def save(self, db: sqlite3.Connection, instance: Instance, *, status_changed: bool = True) -> None:
-        instance.updated_at = time.time()
+        instance.updated_at = clock()
         records.save(db, instance)
         if status_changed:
             self.changed.notify_all()

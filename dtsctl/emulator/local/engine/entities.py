@@ -20,6 +20,7 @@ from dtsctl.emulator.local.engine.client import ClientRpcs
 from dtsctl.emulator.local.engine.core import ENTITY, Lease, log
 from dtsctl.emulator.local.engine.dispatch import SKIP, DispatchRpcs, accepts, entity_name
 from dtsctl.emulator.local.engine.events import event, optional, pb, seconds, text, timestamp
+from dtsctl.emulator.local.engine.events import now as clock
 
 
 class EntityRpcs(ClientRpcs, DispatchRpcs):
@@ -83,7 +84,7 @@ class EntityRpcs(ClientRpcs, DispatchRpcs):
                                  (self.hub, *ids)).fetchone()
             if held:
                 continue
-            now = time.time()
+            now = clock()
             for entity_id in ids:
                 db.execute("INSERT INTO entities (hub, id, state, locked_by, lock_section, last_modified) "
                            "VALUES (?, ?, NULL, ?, ?, ?) ON CONFLICT (hub, id) DO UPDATE SET "
@@ -162,7 +163,7 @@ class EntityRpcs(ClientRpcs, DispatchRpcs):
         state = optional(request, "entityState")
         db.execute("INSERT INTO entities (hub, id, state, last_modified) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (hub, id) DO UPDATE SET state=excluded.state, last_modified=excluded.last_modified",
-                   (self.hub, entity_id, state, time.time()))
+                   (self.hub, entity_id, state, clock()))
         for i, info in enumerate(request.operationInfos):
             destination = info.responseDestination.instanceId if info.HasField("responseDestination") else ""
             if not destination or i >= len(request.results):

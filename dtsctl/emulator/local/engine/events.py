@@ -23,14 +23,22 @@ TERMINATED = pb.ORCHESTRATION_STATUS_TERMINATED
 CONTINUED_AS_NEW = pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
 
 
+def now() -> float:
+    """The time now, in whole microseconds: every time the engine keeps is one, so a time read back
+    from a Timestamp (a client's filter bound) compares equal to the kept one (floats near 1.8e9 s
+    cannot hold nanoseconds: conversions through them would put an instance just outside a range
+    drawn from its own created time)."""
+    return round(time.time() * 1e6) / 1e6
+
+
 def timestamp(seconds: float | None = None) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int((time.time() if seconds is None else seconds) * 1e9))
+    ts.FromMicroseconds(round((now() if seconds is None else seconds) * 1e6))
     return ts
 
 
 def seconds(ts: timestamp_pb2.Timestamp) -> float:
-    return ts.ToNanoseconds() / 1e9
+    return ts.ToMicroseconds() / 1e6
 
 
 def text(value: str | None) -> wrappers_pb2.StringValue | None:

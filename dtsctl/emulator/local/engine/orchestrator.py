@@ -4,7 +4,6 @@ in one transaction (nothing a worker was told is lost or half-applied after a cr
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ from dtsctl.emulator.local.engine.events import (
     COMPLETED, CONTINUED_AS_NEW, FAILED, PENDING, RUNNING, SUSPENDED, TERMINATED, event, failure,
     optional, orchestrator_started, pb, seconds, text)
 from dtsctl.emulator.local.engine.records import Instance
+from dtsctl.emulator.local.engine.events import now as clock
 
 # What a new execution (continue-as-new) inherits from the old one's inbox; replies to the old
 # execution's activities, timers and sub-orchestrations are dropped with it.
@@ -147,7 +147,7 @@ class OrchestratorRpcs(EntityRpcs):
         instance.output = optional(done, "result")
         details = done.failureDetails if done.HasField("failureDetails") else None
         instance.failure = details.SerializeToString() if details is not None else None
-        instance.completed_at = time.time()
+        instance.completed_at = clock()
         self.append_history(db, instance.id, [event(executionCompleted=pb.ExecutionCompletedEvent(
             orchestrationStatus=status, result=done.result if done.HasField("result") else None,
             failureDetails=details))])
