@@ -145,3 +145,65 @@ def test_work_item_filters_with_versions_dispatch_an_unversioned_activity_of_a_m
     finally:
         worker.stop()
         running.stop(0)
+
+
+def _raw(running):
+    channel = grpc.insecure_channel(running.address)
+    return channel, services().TaskHubSidecarServiceStub(channel)
+
+
+def _schedule_one_activity(stub, instance_id: str):
+    """Start an instance, take its first orchestrator work item on a stream of our own and answer it
+    with one ScheduleTask: returns the stream, now holding the activity."""
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId=instance_id, name="o"))
+    stream = stub.GetWorkItems(pb.GetWorkItemsRequest())
+    item = next(i for i in stream if i.orchestratorRequest.instanceId == instance_id)
+    stub.CompleteOrchestratorTask(pb.OrchestratorResponse(
+        instanceId=instance_id, completionToken=item.completionToken,
+        actions=[pb.OrchestratorAction(id=1, scheduleTask=pb.ScheduleTaskAction(name="a", input=StringValue(value="1")))]))
+    activity = next(i for i in stream if i.activityRequest.orchestrationInstance.instanceId == instance_id)
+    return stream, activity
+
+
+def _inbox_kinds(running, instance_id: str) -> list[str]:
+    from dtsctl.emulator.local.engine.events import decode_event, kind
+
+    hub = running.registry.get("default").backend
+    with hub.store.read() as db:
+        return [kind(decode_event(blob)) for (blob,) in db.execute(
+            "SELECT event FROM inbox WHERE instance_id=? ORDER BY seq", (instance_id,))]
+
+
+def test_a_completion_sent_just_after_the_stream_ended_still_counts_until_the_item_is_handed_out_again() -> None:
+    """A worker stopping on purpose completes what it ran after its stream ended: that counts (the
+    activity does not run twice). Once the item went to another worker, only that one's counts."""
+    from google.protobuf.wrappers_pb2 import StringValue
+    from support.wait import wait_until
+
+    running = serve(LocalServerConfig(port=0, health_port=-1))
+    channel, stub = _raw(running)
+    try:
+        stream, activity = _schedule_one_activity(stub, "late")
+        stream.cancel()
+        time.sleep(0.3)  # the engine has seen the stream end
+        stub.CompleteActivityTask(pb.ActivityResponse(instanceId="late", taskId=1, result=StringValue(value="2"),
+                                                      completionToken=activity.completionToken))
+        wait_until(lambda: _inbox_kinds(running, "late") == ["taskCompleted"], timeout=10)
+
+        stream, first = _schedule_one_activity(stub, "taken")
+        stream.cancel()
+        time.sleep(0.3)
+        again = stub.GetWorkItems(pb.GetWorkItemsRequest())
+        second = next(i for i in again if i.activityRequest.orchestrationInstance.instanceId == "taken")  # again
+        stub.CompleteActivityTask(pb.ActivityResponse(instanceId="taken", taskId=1, result=StringValue(value="old"),
+                                                      completionToken=first.completionToken))
+        assert _inbox_kinds(running, "taken") == []  # the first worker's late answer is void now
+        stub.CompleteActivityTask(pb.ActivityResponse(instanceId="taken", taskId=1, result=StringValue(value="new"),
+                                                      completionToken=second.completionToken))
+        assert _inbox_kinds(running, "taken") == ["taskCompleted"]
+        again.cancel()
+    finally:
+        channel.close()
+        running.stop(0)

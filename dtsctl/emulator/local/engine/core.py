@@ -27,6 +27,7 @@ from dtsctl.emulator.local.engine.events import now as clock
 log = logging.getLogger("dtsctl.emulator.local")
 
 ORCHESTRATION, ACTIVITY, ENTITY = "orchestration", "activity", "entity"
+MAX_ORPHANS = 10000  # leases of ended streams whose late completion is still taken
 
 
 @dataclass
@@ -90,6 +91,8 @@ class EngineCore:
         self.entities = _ReadyQueue()
         self._timers: list[tuple[float, str, Any]] = []  # (visible_at, kind, key)
         self.leases: dict[str, Lease] = {}
+        self.orphans: dict[str, Lease] = {}  # leases of ended streams (dispatch.stream_ended)
+        self._orphan_of: dict[tuple[str, Any], str] = {}
         self.busy: dict[str, set[Any]] = {ORCHESTRATION: set(), ACTIVITY: set(), ENTITY: set()}
         self._tokens = itertools.count(1)
         self._streams = itertools.count(1)
@@ -139,6 +142,30 @@ class EngineCore:
             _, what, key = heapq.heappop(self._timers)
             (self.orchestrations if what == ORCHESTRATION else self.entities).push(key)
         return self._timers[0][0] - now if self._timers else None
+
+    def hand_out(self, lease: Lease) -> None:
+        """Records a work item given to a worker; an ended stream's lease on the same item is void now."""
+        self.leases[lease.token] = lease
+        self.busy[lease.kind].add(lease.key)
+        stale = self._orphan_of.pop((lease.kind, lease.key), None)
+        if stale is not None:
+            self.orphans.pop(stale, None)
+
+    def orphan(self, lease: Lease) -> None:
+        self.orphans[lease.token] = lease
+        self._orphan_of[(lease.kind, lease.key)] = lease.token
+        while len(self.orphans) > MAX_ORPHANS:
+            old = self.orphans.pop(next(iter(self.orphans)))
+            self._orphan_of.pop((old.kind, old.key), None)
+
+    def claim_orphan(self, token: str, what: str, key: Any) -> Lease | None:
+        """The ended stream's lease `token` names, if nobody was handed its item since."""
+        lease = self.orphans.get(token)
+        if lease is None or lease.kind != what or (key is not None and lease.key != key):
+            return None
+        del self.orphans[token]
+        self._orphan_of.pop((lease.kind, lease.key), None)
+        return lease
 
     def token(self) -> str:
         return f"{self.hub}:{next(self._tokens)}"
@@ -223,6 +250,8 @@ class EngineCore:
             for table in HUB_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE hub=?", (self.hub,))
             self.leases.clear()
+            self.orphans.clear()
+            self._orphan_of.clear()
             for keys in self.busy.values():
                 keys.clear()
             self.rebuild()

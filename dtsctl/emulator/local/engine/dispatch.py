@@ -95,10 +95,14 @@ class DispatchRpcs(EngineCore):
             last_sent = time.monotonic()
 
     def stream_ended(self, stream: int) -> None:
-        """A worker went away: what it held is handed out again."""
+        """A worker went away: what it held is handed out again. A worker stopping on purpose often
+        completes what it ran just after its stream ended: until the item is handed to someone else,
+        that late completion still counts (`orphans`), so the work does not run twice."""
         with self.store.lock:
             for token in [t for t, lease in self.leases.items() if lease.stream == stream]:
-                self._release(self.leases.pop(token), requeue=True)
+                lease = self.leases.pop(token)
+                self.orphan(lease)
+                self._release(lease, requeue=True)
 
     def _release(self, lease: Lease, *, requeue: bool) -> None:
         self.busy[lease.kind].discard(lease.key)
@@ -164,8 +168,7 @@ class DispatchRpcs(EngineCore):
                 events.insert(0, orchestrator_started())
             lease = Lease(self.token(), ORCHESTRATION, instance_id, stream.id, [s for s, _ in batch], events,
                           instance.execution_id, len(past))
-            self.leases[lease.token] = lease
-            self.busy[ORCHESTRATION].add(instance_id)
+            self.hand_out(lease)
             return pb.WorkItem(completionToken=lease.token, orchestratorRequest=pb.OrchestratorRequest(
                 instanceId=instance_id, executionId=text(instance.execution_id),
                 pastEvents=past, newEvents=events))
@@ -183,8 +186,7 @@ class DispatchRpcs(EngineCore):
             if not accepts(stream.activities, name, version):
                 return SKIP
             lease = Lease(self.token(), ACTIVITY, seq, stream.id)
-            self.leases[lease.token] = lease
-            self.busy[ACTIVITY].add(seq)
+            self.hand_out(lease)
             return pb.WorkItem(completionToken=lease.token, activityRequest=pb.ActivityRequest.FromString(blob))
 
         return self.take(self.activities, self.busy[ACTIVITY], try_one)
@@ -193,7 +195,9 @@ class DispatchRpcs(EngineCore):
         """The lease a completion names, taken out of the lease table; None when it is stale (its worker's
         stream ended and the item was handed out again, or the hub was emptied)."""
         lease = self.leases.get(token)
-        if lease is None or lease.kind != what or (key is not None and lease.key != key):
+        if lease is None:
+            return self.claim_orphan(token, what, key)
+        if lease.kind != what or (key is not None and lease.key != key):
             return None
         del self.leases[token]
         self.busy[what].discard(lease.key)

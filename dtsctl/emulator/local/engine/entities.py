@@ -124,8 +124,7 @@ class EntityRpcs(ClientRpcs, DispatchRpcs):
                 if not rows:
                     return None  # queued again at the unlock
             lease = Lease(self.token(), ENTITY, entity_id, stream.id, [s for s, _ in rows], [e for _, e in rows])
-            self.leases[lease.token] = lease
-            self.busy[ENTITY].add(entity_id)
+            self.hand_out(lease)
             return pb.WorkItem(completionToken=lease.token, entityRequestV2=pb.EntityRequest(
                 instanceId=entity_id, entityState=text(state), operationRequests=lease.events))
 
