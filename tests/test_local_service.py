@@ -207,3 +207,26 @@ def test_a_completion_sent_just_after_the_stream_ended_still_counts_until_the_it
     finally:
         channel.close()
         running.stop(0)
+
+
+def many_steps(ctx: task.OrchestrationContext, n: int):
+    for i in range(n):
+        yield ctx.create_timer(ctx.current_utc_datetime)
+    return n
+
+
+def test_an_orchestration_whose_history_outgrows_the_limit_fails_saying_so() -> None:
+    running = serve(LocalServerConfig(port=0, health_port=-1, max_history_size=20))
+    worker = TaskHubGrpcWorker(host_address=running.address)
+    worker.add_orchestrator(many_steps)
+    worker.start()
+    client = TaskHubGrpcClient(host_address=running.address)
+    try:
+        small = client.wait_for_orchestration_completion(client.schedule_new_orchestration(many_steps, input=2), timeout=30)
+        assert small.runtime_status.name == "COMPLETED"
+        big = client.wait_for_orchestration_completion(client.schedule_new_orchestration(many_steps, input=50), timeout=30)
+        assert big.runtime_status.name == "FAILED"
+        assert "history would exceed 20 events" in big.failure_details.message
+    finally:
+        worker.stop()
+        running.stop(0)

@@ -41,7 +41,10 @@ class OrchestratorRpcs(EntityRpcs):
             else:
                 self.begin_episode(instance.id, lease.history_length)
                 try:
-                    self._run_episode(db, instance, lease.events, request)
+                    if lease.history_length + len(lease.events) + len(request.actions) > self.max_history_size:
+                        self._too_long(db, instance, lease.events)
+                    else:
+                        self._run_episode(db, instance, lease.events, request)
                 finally:
                     self.end_episode(db)
             if not instance.terminal:
@@ -65,6 +68,16 @@ class OrchestratorRpcs(EntityRpcs):
         for action in request.actions:
             self._act(db, instance, action)
         self.save(db, instance, status_changed=instance.status != before or instance.terminal)
+
+    def _too_long(self, db: sqlite3.Connection, instance: Instance, events: list[Any]) -> None:
+        """The episode would take the history past --max-history-size events: the instance fails,
+        saying so, rather than growing without bound."""
+        self.append_history(db, instance.id, events)
+        details = failure("HistoryTooLargeException",
+                          f"The orchestration's history would exceed {self.max_history_size} events "
+                          "(the local engine's --max-history-size).", non_retriable=True)
+        self._complete(db, instance, pb.CompleteOrchestrationAction(orchestrationStatus=FAILED, failureDetails=details))
+        self.save(db, instance)
 
     # -- actions -------------------------------------------------------------------------------------------
 
