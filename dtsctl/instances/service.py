@@ -90,7 +90,8 @@ def _without_payloads(record: InstanceRecord, omitted: str | None) -> InstanceRe
 
 def get(conn: scheduler.Connection, instance_id: str, *, payloads: bool = True, enrich: bool = False) -> InstanceRecord:
     """The instance, or NotFound (exit 3). `enrich`: fill tags, version and parent from the start
-    event when the server's state leaves them out (the local engine does)."""
+    event when the server's state leaves them out (the SDK's in-memory test backend does; DTS and
+    dtsctl's local engine return them)."""
     record = get_state(conn, instance_id, payloads=payloads)
     if record is None:
         raise scheduler.instance_not_found(instance_id, conn)
