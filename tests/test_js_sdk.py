@@ -220,3 +220,17 @@ def test_js_sdk_server_side_waits(js_project: Path, engine: RunningServer) -> No
     proc, summary = run_interop(js_project, engine.grpc_port, JS_HUB)
     assert NO_DEADLINE_WAIT_ERROR not in proc.stderr
     assert_summary(summary, JS_HUB, proc)
+
+
+def test_js_sdk_timers_run_on_the_real_clock(js_project: Path, engine: RunningServer) -> None:
+    """The JS client sends a 1970-01-01 start time when none is asked for: it means "now" and is never
+    the orchestration's clock, so a 2-second timer in the first episode waits 2 seconds (the SDK's
+    in-memory test backend made the clock 1970 and the timer fire at once)."""
+    cmd = [shutil.which("node") or "node", "clock.mjs", str(engine.grpc_port)]
+    proc = subprocess.run(cmd, cwd=js_project, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False)
+    assert proc.returncode == 0, describe(proc)
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["status"] == "COMPLETED"
+    assert got["endedAtMs"] - got["startedAtMs"] >= 1900, got  # the timer waited
+    assert abs(got["clockBeforeMs"] - got["startedAtMs"]) < 5000, got  # the clock is now, not 1970
+    assert got["clockAfterMs"] - got["clockBeforeMs"] >= 1900, got
