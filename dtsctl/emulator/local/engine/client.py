@@ -62,7 +62,7 @@ class ClientRpcs(EngineCore):
             parentInstance=parent_info, parentTraceContext=trace,
             scheduledStartTimestamp=timestamp(scheduled) if scheduled else None,
             tags=instance.tags), at=now)
-        records.delete(db, self.hub, instance_id)
+        self.forget(db, instance_id)
         self.save(db, instance)
         self.deliver(db, instance_id, started, visible_at=scheduled or now)
         log.debug("task hub %r: orchestration %r (%s) created%s", self.hub, instance_id, name,
@@ -96,11 +96,11 @@ class ClientRpcs(EngineCore):
         return empty_pb2.Empty()
 
     def GetInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
-        with self.store.read() as db:
+        with self.store.read() as db:  # the record is shared (a cache): read it under the lock
             instance = self.instance(db, request.instanceId)
-        if instance is None:
-            return pb.GetInstanceResponse(exists=False)
-        return pb.GetInstanceResponse(exists=True, orchestrationState=instance.state(request.getInputsAndOutputs))
+            if instance is None:
+                return pb.GetInstanceResponse(exists=False)
+            return pb.GetInstanceResponse(exists=True, orchestrationState=instance.state(request.getInputsAndOutputs))
 
     def _wait(self, request: Any, context: grpc.ServicerContext, done: Any, what: str) -> Any:
         left = context.time_remaining()
@@ -289,7 +289,7 @@ class ClientRpcs(EngineCore):
         if recursive:
             for child in records.select(db, "hub=? AND parent_id=?", (self.hub, instance.id)):
                 count += self._purge(db, child, recursive)
-        records.delete(db, self.hub, instance.id)
+        self.forget(db, instance.id)
         return count
 
     def PurgeInstances(self, request: Any, context: grpc.ServicerContext) -> Any:

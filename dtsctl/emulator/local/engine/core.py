@@ -28,6 +28,7 @@ log = logging.getLogger("dtsctl.emulator.local")
 
 ORCHESTRATION, ACTIVITY, ENTITY = "orchestration", "activity", "entity"
 MAX_ORPHANS = 10000  # leases of ended streams whose late completion is still taken
+INSTANCE_CACHE = 20000  # instance records kept in memory (oldest read first out)
 
 
 @dataclass
@@ -97,6 +98,8 @@ class EngineCore:
         self._tokens = itertools.count(1)
         self._streams = itertools.count(1)
         self._episode: _Episode | None = None  # set only inside a CompleteOrchestratorTask transaction
+        self._instances: dict[str, Instance] = {}  # see instance()
+        store.on_rollback.append(self._instances.clear)
         self.rebuild()
 
     # -- derived state ----------------------------------------------------------------------------
@@ -176,7 +179,22 @@ class EngineCore:
     # -- the store, for one hub -------------------------------------------------------------------
 
     def instance(self, db: sqlite3.Connection, instance_id: str) -> Instance | None:
-        return records.load(db, self.hub, instance_id)
+        """The instance record; read through a cache of records as last saved (every write of the
+        instances table goes through save() or forget(); a rolled-back transaction empties it)."""
+        cached = self._instances.get(instance_id)
+        if cached is not None:
+            return cached
+        instance = records.load(db, self.hub, instance_id)
+        if instance is not None:
+            if len(self._instances) >= INSTANCE_CACHE:
+                self._instances.pop(next(iter(self._instances)))
+            self._instances[instance_id] = instance
+        return instance
+
+    def forget(self, db: sqlite3.Connection, instance_id: str) -> None:
+        """Deletes an instance with its history, inbox and queued activities."""
+        self._instances.pop(instance_id, None)
+        records.delete(db, self.hub, instance_id)
 
     def history(self, db: sqlite3.Connection, instance_id: str) -> list[Any]:
         return [decode_event(blob) for (blob,) in db.execute(
@@ -239,6 +257,7 @@ class EngineCore:
     def save(self, db: sqlite3.Connection, instance: Instance, *, status_changed: bool = True) -> None:
         instance.updated_at = clock()
         records.save(db, instance)
+        self._instances[instance.id] = instance
         if status_changed:
             self.changed.notify_all()
 
@@ -249,6 +268,7 @@ class EngineCore:
         with self.store.tx() as db:
             for table in HUB_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE hub=?", (self.hub,))
+            self._instances.clear()
             self.leases.clear()
             self.orphans.clear()
             self._orphan_of.clear()

@@ -98,6 +98,7 @@ class Store:
         self.path = path  # None: in memory
         self.lock = threading.RLock()
         self._depth = 0
+        self.on_rollback: list[Any] = []  # callables: caches of what the store holds, to drop
 
     @property
     def held(self) -> sqlite3.Connection:
@@ -160,7 +161,12 @@ class _Transaction:
         try:
             store._depth -= 1
             if store._depth == 0:
-                store._db.execute("ROLLBACK" if kind is not None else "COMMIT")
+                if kind is None:
+                    store._db.execute("COMMIT")
+                else:
+                    store._db.execute("ROLLBACK")
+                    for forget in store.on_rollback:
+                        forget()
         finally:
             store.lock.release()
 
