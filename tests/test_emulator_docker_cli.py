@@ -49,6 +49,7 @@ def test_up_status_sdk_and_down(name: str, standin_image: str, docker_client) ->
         "endpoint": f"http://localhost:{grpc_port}",
         "connection_string": f"Endpoint=http://localhost:{grpc_port};Authentication=None;TaskHub=orders",
         "dashboard_url": f"http://localhost:{dash_port}", "task_hubs": ["orders"],
+        "data_file": None,  # the container keeps nothing
     }
     container = docker_client.containers.get(name)
     assert container.labels["io.dtsctl.managed"] == "true"
