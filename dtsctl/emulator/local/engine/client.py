@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 import uuid
@@ -16,6 +15,7 @@ from dtsctl.emulator.local.engine import records
 from dtsctl.emulator.local.engine.core import EngineCore, log
 from dtsctl.emulator.local.engine.events import (
     FAILED, PENDING, RUNNING, SUSPENDED, TERMINAL, TERMINATED, event, optional, pb, seconds, text, timestamp)
+from dtsctl.emulator.local.engine.queries import BadToken, Where, token_of
 from dtsctl.emulator.local.engine.records import Instance
 from dtsctl.emulator.local.engine.events import now as clock
 
@@ -139,65 +139,36 @@ class ClientRpcs(EngineCore):
 
     def QueryInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
         query = request.query
-        where, params = ["hub=?"], [self.hub]
-        if query.runtimeStatus:
-            statuses = _statuses(query.runtimeStatus)
-            where.append(f"status IN ({', '.join('?' * len(statuses))})")
-            params += statuses
-        if query.HasField("createdTimeFrom"):
-            where.append("created_at>=?")
-            params.append(seconds(query.createdTimeFrom))
-        if query.HasField("createdTimeTo"):
-            where.append("created_at<?")
-            params.append(seconds(query.createdTimeTo))
-        prefix = optional(query, "instanceIdPrefix")
-        if prefix:
-            where.append("substr(id, 1, ?)=?")
-            params += [len(prefix), prefix]
-        token = optional(query, "continuationToken")
-        if token:
-            try:
-                after_created, after_id = json.loads(token)
-                where.append("(created_at>? OR (created_at=? AND id>?))")
-                params += [float(after_created), float(after_created), str(after_id)]
-            except (ValueError, TypeError):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "The continuation token is not one this engine gave.")
+        try:
+            where = (Where(self.hub).among("status", _statuses(query.runtimeStatus))
+                     .between("created_at", query, "createdTimeFrom", "createdTimeTo")
+                     .prefix("id", query, "instanceIdPrefix")
+                     .after("created_at", optional(query, "continuationToken")))
+        except BadToken:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "The continuation token is not one this engine gave.")
         limit = query.maxInstanceCount if query.maxInstanceCount > 0 else -1
         with self.store.read() as db:
-            found = records.select(db, " AND ".join(where) + " ORDER BY created_at, id LIMIT ?",
-                                   tuple(params) + ((limit + 1) if limit > 0 else -1,))
+            found = records.select(db, where.sql + " ORDER BY created_at, id LIMIT ?",
+                                   (*where.params, (limit + 1) if limit > 0 else -1))
         more = limit > 0 and len(found) > limit
         page = found[:limit] if limit > 0 else found
-        next_token = text(json.dumps([page[-1].created_at, page[-1].id])) if more and page else None
+        next_token = text(token_of(page[-1].created_at, page[-1].id)) if more and page else None
         return pb.QueryInstancesResponse(orchestrationState=[i.state(query.fetchInputsAndOutputs) for i in page],
                                          continuationToken=next_token)
 
     def ListInstanceIds(self, request: Any, context: grpc.ServicerContext) -> Any:
-        where, params = ["hub=?", "completed_at IS NOT NULL"], [self.hub]
-        if request.runtimeStatus:
-            statuses = _statuses(request.runtimeStatus)
-            where.append(f"status IN ({', '.join('?' * len(statuses))})")
-            params += statuses
-        if request.HasField("completedTimeFrom"):
-            where.append("completed_at>=?")
-            params.append(seconds(request.completedTimeFrom))
-        if request.HasField("completedTimeTo"):
-            where.append("completed_at<?")
-            params.append(seconds(request.completedTimeTo))
-        key = optional(request, "lastInstanceKey")
-        if key:
-            try:
-                after_completed, after_id = json.loads(key)
-                where.append("(completed_at>? OR (completed_at=? AND id>?))")
-                params += [float(after_completed), float(after_completed), str(after_id)]
-            except (ValueError, TypeError):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "The last instance key is not one this engine gave.")
+        try:
+            where = (Where(self.hub, "completed_at IS NOT NULL").among("status", _statuses(request.runtimeStatus))
+                     .between("completed_at", request, "completedTimeFrom", "completedTimeTo")
+                     .after("completed_at", optional(request, "lastInstanceKey")))
+        except BadToken:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "The last instance key is not one this engine gave.")
         size = request.pageSize if request.pageSize > 0 else DEFAULT_PAGE
         with self.store.read() as db:
-            rows = db.execute(f"SELECT id, completed_at FROM instances WHERE {' AND '.join(where)} "
-                              "ORDER BY completed_at, id LIMIT ?", (*params, size + 1)).fetchall()
+            rows = db.execute(f"SELECT id, completed_at FROM instances WHERE {where.sql} "
+                              "ORDER BY completed_at, id LIMIT ?", (*where.params, size + 1)).fetchall()
         page = rows[:size]
-        next_key = text(json.dumps([page[-1][1], page[-1][0]])) if len(rows) > size and page else None
+        next_key = text(token_of(page[-1][1], page[-1][0])) if len(rows) > size and page else None
         return pb.ListInstanceIdsResponse(instanceIds=[r[0] for r in page], lastInstanceKey=next_key)
 
     # -- changing -----------------------------------------------------------------------------------------
@@ -304,16 +275,9 @@ class ClientRpcs(EngineCore):
                     purged += self._purge(db, instance, request.recursive) if instance else 0
             elif request.HasField("purgeInstanceFilter"):
                 f = request.purgeInstanceFilter
-                statuses = _statuses(f.runtimeStatus) or sorted(TERMINAL)
-                where = [f"hub=? AND status IN ({', '.join('?' * len(statuses))})"]
-                params: list[Any] = [self.hub, *statuses]
-                if f.HasField("createdTimeFrom"):
-                    where.append("created_at>=?")
-                    params.append(seconds(f.createdTimeFrom))
-                if f.HasField("createdTimeTo"):
-                    where.append("created_at<?")
-                    params.append(seconds(f.createdTimeTo))
-                for instance in records.select(db, " AND ".join(where), tuple(params)):
+                where = (Where(self.hub).among("status", _statuses(f.runtimeStatus) or sorted(TERMINAL))
+                         .between("created_at", f, "createdTimeFrom", "createdTimeTo"))
+                for instance in records.select(db, where.sql, tuple(where.params)):
                     purged += self._purge(db, instance, request.recursive)
         if purged:
             log.info("task hub %r: %d instance(s) purged", self.hub, purged)

@@ -20,6 +20,7 @@ from dtsctl.emulator.local.engine.client import ClientRpcs
 from dtsctl.emulator.local.engine.core import ENTITY, Lease, log
 from dtsctl.emulator.local.engine.dispatch import SKIP, DispatchRpcs, accepts, entity_name
 from dtsctl.emulator.local.engine.events import event, optional, pb, seconds, text, timestamp
+from dtsctl.emulator.local.engine.queries import Where
 from dtsctl.emulator.local.engine.events import now as clock
 
 
@@ -208,29 +209,17 @@ class EntityRpcs(ClientRpcs, DispatchRpcs):
 
     def QueryEntities(self, request: Any, context: grpc.ServicerContext) -> Any:
         query = request.query
-        where, params = ["hub=?"], [self.hub]
-        if not query.includeTransient:
-            where.append("state IS NOT NULL")
-        else:
-            where.append("(state IS NOT NULL OR locked_by IS NOT NULL)")
-        prefix = optional(query, "instanceIdStartsWith")
-        if prefix:
-            where.append("substr(id, 1, ?)=?")
-            params += [len(prefix), prefix]
-        if query.HasField("lastModifiedFrom"):
-            where.append("last_modified>=?")
-            params.append(seconds(query.lastModifiedFrom))
-        if query.HasField("lastModifiedTo"):
-            where.append("last_modified<?")
-            params.append(seconds(query.lastModifiedTo))
+        where = (Where(self.hub, "state IS NOT NULL" if not query.includeTransient
+                       else "(state IS NOT NULL OR locked_by IS NOT NULL)")
+                 .prefix("id", query, "instanceIdStartsWith")
+                 .between("last_modified", query, "lastModifiedFrom", "lastModifiedTo"))
         after = optional(query, "continuationToken")
         if after:
-            where.append("id>?")
-            params.append(after)
+            where.add("id>?", after)
         size = query.pageSize.value if query.HasField("pageSize") and query.pageSize.value > 0 else -1
         with self.store.read() as db:
-            rows = db.execute(f"SELECT id, state, locked_by, last_modified FROM entities WHERE {' AND '.join(where)} "
-                              "ORDER BY id LIMIT ?", (*params, size + 1 if size > 0 else -1)).fetchall()
+            rows = db.execute(f"SELECT id, state, locked_by, last_modified FROM entities WHERE {where.sql} "
+                              "ORDER BY id LIMIT ?", (*where.params, size + 1 if size > 0 else -1)).fetchall()
             page = rows[:size] if size > 0 else rows
             entities = [self._metadata(db, row, query.includeState) for row in page]
         token = text(page[-1][0]) if size > 0 and len(rows) > size and page else None
