@@ -4,7 +4,8 @@
 
 Each round runs every command once, in turn, so machine noise hits all of them alike.
 Prints the median wall time of each and its ratio to `python -c "import typer"`.
-Target (issue 2): `dtsctl --version` at most 1.3x.
+Target (issue 2): `dtsctl --version` at most 1.3x. Target (issue 12): a read against a closed port
+(`dtsctl instance list` on a port nobody listens on: exit 4) at most 1.0 s.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from benchenv import dtsctl_exe, installed_tool_env, print_ratios
 
 TARGET = 1.3
+CLOSED_PORT_TARGET = 1.0  # seconds
+CLOSED_PORT = "dtsctl instance list (closed port)"
 
 
 def commands() -> dict[str, list[str]]:
@@ -31,7 +34,17 @@ def commands() -> dict[str, list[str]]:
         "dtsctl connection validate <string>": [
             exe, "connection", "validate", "Endpoint=http://localhost:8080;Authentication=None;TaskHub=default",
         ],
+        CLOSED_PORT: [exe, "instance", "list", "-c", f"Endpoint=http://127.0.0.1:{closed_port()};Authentication=None;TaskHub=x"],
     }
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound for a moment, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -53,6 +66,9 @@ def main() -> None:
     ratio = statistics.median(times["dtsctl --version"]) / base
     verdict = "meets" if ratio <= TARGET else "MISSES"
     print(f"\ndtsctl --version / import typer = {ratio:.2f}x ({verdict} the {TARGET}x target)")
+    closed = statistics.median(times[CLOSED_PORT])
+    verdict = "meets" if closed <= CLOSED_PORT_TARGET else "MISSES"
+    print(f"{CLOSED_PORT}: {closed:.2f} s ({verdict} the {CLOSED_PORT_TARGET:g} s target)")
 
 
 if __name__ == "__main__":

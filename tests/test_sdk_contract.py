@@ -111,17 +111,53 @@ def test_client_call_details_copy_gives_a_deadline_to_calls_without_one() -> Non
         server.stop(0)
 
 
-def test_unary_continuation_outcome_has_exception_for_the_retry() -> None:
+def _answering_server(code: grpc.StatusCode | None) -> tuple[grpc.Server, int]:
+    """A real grpc server answering every unary call with `code` (None: success)."""
+
+    def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
+        if code is not None:
+            context.abort(code, "busy, try again")
+        return b""
+
+    class Generic(grpc.GenericRpcHandler):
+        def service(self, details):
+            return grpc.unary_unary_rpc_method_handler(handler)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((Generic(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+def _hello_attempts(port: int, timeout: float, *, first_ok_then_stop: grpc.Server | None = None) -> int:
     spy = _Spy()  # inside dtsctl's interceptor: it sees every attempt
-    channel = grpc.intercept_channel(grpc.insecure_channel(f"127.0.0.1:{free_port()}"),
-                                     sdk_client.interceptor(1.0), spy)
+    channel = grpc.intercept_channel(grpc.insecure_channel(f"127.0.0.1:{port}"), sdk_client.interceptor(timeout), spy)
+    hello = channel.unary_unary("/TaskHubSidecarService/Hello")
     try:
+        if first_ok_then_stop is not None:
+            hello(b"")  # reached the server once
+            first_ok_then_stop.stop(0).wait()
+            spy.methods.clear()
         with pytest.raises(grpc.RpcError) as info:
-            channel.unary_unary("/TaskHubSidecarService/Hello")(b"")
+            hello(b"")
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert len(spy.methods) >= 2, spy.methods  # read-only: sent again after UNAVAILABLE
+        return len(spy.methods)
     finally:
         channel.close()
+
+
+def test_a_closed_port_fails_at_once_but_a_reached_server_is_retried() -> None:
+    """The retry rests on a unary continuation's outcome having .exception(); it applies once a call
+    reached a server: a port nobody listens on fails on the first attempt (no ten seconds of retries)."""
+    assert _hello_attempts(free_port(), 1.0) == 1
+    busy, port = _answering_server(grpc.StatusCode.UNAVAILABLE)  # reached, but "try again"
+    try:
+        assert _hello_attempts(port, 1.0) >= 2
+    finally:
+        busy.stop(0)
+    fine, port = _answering_server(None)
+    assert _hello_attempts(port, 1.0, first_ok_then_stop=fine) >= 2  # it went away after answering
 
 
 def test_scheduler_worker_takes_concurrency_options_and_logs_through_our_logger(

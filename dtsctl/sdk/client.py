@@ -32,10 +32,25 @@ def _method_name(details: Any) -> str:
     return method.rsplit("/", 1)[-1]
 
 
+# What grpc says when no connection could be made at all (refused, no route, name not resolved).
+NEVER_CONNECTED = ("failed to connect", "connection refused", "dns resolution failed", "no route to host",
+                   "name resolution", "unreachable")
+
+
+def never_connected(error: Any) -> bool:
+    """An UNAVAILABLE that means the endpoint could not be reached, not a server's transient refusal."""
+    details = (error.details() or "") if hasattr(error, "details") else str(error)
+    return any(mark in details.lower() for mark in NEVER_CONNECTED)
+
+
 def interceptor(timeout: float):
     """A grpc client interceptor: a deadline of `timeout` seconds on every call that has none (but
-    the WAITING ones); READ_ONLY unary calls retried on UNAVAILABLE with backoff inside it."""
+    the WAITING ones); READ_ONLY unary calls retried on UNAVAILABLE with backoff inside it, once a
+    call has reached the server: until then an endpoint that cannot be reached fails at once (a
+    closed port is not worth ten seconds of retries)."""
     import grpc
+
+    reached = [False]  # any call of this client got an answer from a server
 
     class _Details(grpc.ClientCallDetails):
         def __init__(self, base: Any, timeout: float | None) -> None:
@@ -60,8 +75,12 @@ def interceptor(timeout: float):
             while True:
                 outcome = continuation(details, request)
                 error = outcome.exception() if hasattr(outcome, "exception") else None
-                if (error is None or name not in READ_ONLY or not isinstance(error, grpc.RpcError)
-                        or error.code() != grpc.StatusCode.UNAVAILABLE):
+                unavailable = isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.UNAVAILABLE
+                if not unavailable or not never_connected(error):
+                    reached[0] = True
+                if error is None or name not in READ_ONLY or not unavailable:
+                    return outcome
+                if not reached[0] and never_connected(error):
                     return outcome
                 left = deadline - time.monotonic()
                 if left <= delay:
