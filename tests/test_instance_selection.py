@@ -82,3 +82,12 @@ def test_a_bad_filter_value_is_a_usage_error_before_any_call() -> None:
     assert r.exit_code == 2 and "--created-after" in r.stderr
     r = invoke("instance", "list", "--created-after", "1h", "--created-before", "2h", "-c", CS)
     assert r.exit_code == 2 and "nothing can match" in r.stderr
+
+
+def test_list_refuses_limit_with_all_before_any_call() -> None:
+    r = invoke("instance", "list", "--all", "--limit", "5", "-c", CS)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "--limit and --all do not go together" in r.stderr and "--count" in r.stderr
+    # Either alone is fine (the target here does not answer: exit 4, not a usage error).
+    for args in (["--all"], ["--limit", "5"]):
+        assert invoke("instance", "list", *args, "-c", CS, "--timeout", "2").exit_code == 4

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
 from dtsctl.cli.common import Cx, command
 from dtsctl.cli.instance import app, views
 from dtsctl.cli.instance.options import FILTER, InstanceId
+from dtsctl.errors import UsageError
 from dtsctl.output.style import LIST_FORMATS, OutputFormat
+
+DEFAULT_LIMIT = 50
 
 
 @command(app, "show", target=True, timeout=10.0)
@@ -32,8 +35,8 @@ def show(
 @command(app, "list", target=True, timeout=10.0, formats=LIST_FORMATS, options={"flt": FILTER})
 def list_(
     cx: Cx,
-    limit: Annotated[int, typer.Option(help="At most this many.", min=1)] = 50,
-    all_: Annotated[bool, typer.Option("--all", help="Every match, page after page (no --limit).")] = False,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many (default 50).", min=1, show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every match, page after page (not with --limit).")] = False,
     count: Annotated[bool, typer.Option("--count", help="Only the number of matches.")] = False,
     *,
     flt: Any,
@@ -42,6 +45,10 @@ def list_(
     from dtsctl.instances import service
     from dtsctl.times import utcnow
 
+    if all_ and limit is not None:
+        raise UsageError("--limit and --all do not go together: --all lists every match.",
+                         hint="Drop one of them; 'dtsctl instance list --count' says how many match.")
+    limit = DEFAULT_LIMIT if limit is None else limit
     with cx.connect("list instances") as conn:
         if count:
             n = service.count(conn, flt)
