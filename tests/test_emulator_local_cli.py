@@ -94,6 +94,11 @@ def test_down_keep_then_up_starts_it_again_and_restart(emulator) -> None:
     restarted = run_dtsctl("emulator", "restart", "--name", name, "-o", "json")
     assert restarted.returncode == 0, restarted.stderr
     assert json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)["ready"] is True
+    # The text of down --keep names the command that starts it again with its own settings, and it does.
+    told = run_dtsctl("emulator", "down", "--name", name, "--keep")
+    assert f"'dtsctl emulator restart --name {name}' starts it again with its settings." in told.stdout, told.stdout
+    assert run_dtsctl("emulator", "restart", "--name", name).returncode == 0
+    assert json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)["ready"] is True
 
 
 def test_status_logs_env_and_dashboard(emulator) -> None:

@@ -211,12 +211,12 @@ def down(
 
     name = emu.name
     result = service.down(_engines(), name, keep=keep, delete_data=delete_data, choice=emu.engine)
+    flag = "" if name == DEFAULT_NAME else f" --name {name}"
     text = {
         "nothing": f"No emulator named '{name}'; nothing to do.",
-        "stopped": f"Stopped '{name}' ({result.engine} engine); 'dtsctl emulator up' starts it again.",
+        "stopped": f"Stopped '{name}' ({result.engine} engine); 'dtsctl emulator restart{flag}' starts it again with its settings.",
         "removed": f"Removed '{name}' ({result.engine} engine).",
     }[result.action]
-    flag = "" if name == DEFAULT_NAME else f" --name {name}"
     if result.data == "kept" and result.action == "stopped":
         text += f" Its state stays in {result.data_file}."
     elif result.data == "kept":
