@@ -9,6 +9,7 @@ import time
 
 import pytest
 from support.azure import GROUP, dts
+from support.procs import interrupt_when
 
 from azureloop.model import DATA_CONTRIBUTOR, DATA_READER, WORKER
 from dtsctl.azure.access import assignment_name
@@ -233,7 +234,6 @@ def test_grant_wait_is_only_for_me(azure_loop) -> None:
 
 
 def test_ctrl_c_during_grant_wait_says_the_grant_stays(azure_loop) -> None:
-    import signal
     import subprocess
     import sys
     from pathlib import Path
@@ -247,16 +247,8 @@ def test_ctrl_c_during_grant_wait_says_the_grant_stays(azure_loop) -> None:
                              "--role", "contributor", "--assignee", "me", "--wait"],
                             env=kit.env(**FAST, **kit.operator_env()), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not any(c.task_hub == "default" for c in kit.front_calls):  # it has asked the data plane
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else ""
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # Once it has asked the data plane.
+    _out, err = interrupt_when(proc, lambda: any(c.task_hub == "default" for c in kit.front_calls))
     assert proc.returncode == 130, err
     assert "the role assignment stays" in err and "Traceback" not in err
     assert len(held(kit, m.operator.principal_id)) == 1

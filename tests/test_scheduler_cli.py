@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from support.azure import FAST, GROUP, dts, ip_echo, writes  # noqa: F401 - ip_echo is a fixture
+from support.procs import interrupt_when
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -318,8 +319,6 @@ def test_arm_refusal_to_delete_with_nested_resources_is_explained(azure_loop) ->
 
 
 def test_ctrl_c_says_the_operation_goes_on_in_azure(azure_loop) -> None:
-    import signal
-    import time
     from pathlib import Path
 
     azure_loop.model.arm_lro_hold = True
@@ -327,16 +326,7 @@ def test_ctrl_c_says_the_operation_goes_on_in_azure(azure_loop) -> None:
     proc = subprocess.Popen([str(exe), "scheduler", "create", "dts-slow", "-g", GROUP, "-l", "westus2",
                              "--allow", "10.0.0.0/8"], env=azure_loop.env(**FAST), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not any("operation" in q.path.lower() for q in azure_loop.arm_requests):  # it polls
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else ""
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out, err = interrupt_when(proc, lambda: any("operation" in q.path.lower() for q in azure_loop.arm_requests))
     assert proc.returncode == 130, err
     assert "Stopped waiting: the operation to create scheduler 'dts-slow' goes on in Azure" in err
     assert "dtsctl scheduler show dts-slow -g rg-dtsctl-loop" in err and out == ""

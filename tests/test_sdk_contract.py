@@ -46,13 +46,8 @@ class _Spy(grpc.UnaryUnaryClientInterceptor):
         return continuation(client_call_details, request)
 
 
-def _silent_server() -> tuple[grpc.Server, int, threading.Event]:
-    """A real grpc server whose every unary method blocks until `release` is set."""
-    release = threading.Event()
-
-    def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
-        release.wait(10)
-        return b""
+def _serving(handler: Any) -> tuple[grpc.Server, int]:
+    """A real grpc server on loopback answering every unary method with `handler`."""
 
     class Generic(grpc.GenericRpcHandler):
         def service(self, details):
@@ -62,6 +57,18 @@ def _silent_server() -> tuple[grpc.Server, int, threading.Event]:
     server.add_generic_rpc_handlers((Generic(),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    return server, port
+
+
+def _silent_server() -> tuple[grpc.Server, int, threading.Event]:
+    """A real grpc server whose every unary method blocks until `release` is set."""
+    release = threading.Event()
+
+    def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
+        release.wait(10)
+        return b""
+
+    server, port = _serving(handler)
     return server, port, release
 
 
@@ -119,15 +126,7 @@ def _answering_server(code: grpc.StatusCode | None) -> tuple[grpc.Server, int]:
             context.abort(code, "busy, try again")
         return b""
 
-    class Generic(grpc.GenericRpcHandler):
-        def service(self, details):
-            return grpc.unary_unary_rpc_method_handler(handler)
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((Generic(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, port
+    return _serving(handler)
 
 
 def _hello_attempts(port: int, timeout: float, *, first_ok_then_stop: grpc.Server | None = None) -> int:

@@ -6,7 +6,7 @@ import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -45,3 +45,17 @@ def reaped(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def interrupt_when(proc: subprocess.Popen, seen: Callable[[], bool], timeout: float = 30.0) -> tuple[str, str]:
+    """Ctrl-C (SIGINT) for `proc` once `seen()` is true; its (stdout, stderr) after it ended. Fails when
+    `proc` ends first or `seen()` stays false for `timeout` seconds; `proc` is never left running."""
+    import signal
+
+    with reaped(proc):
+        deadline = time.monotonic() + timeout
+        while not seen():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else ""
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=timeout)
