@@ -253,7 +253,7 @@ def test_show_custom_status_history_and_failure_details(hub: Hub) -> None:
     hub.client.schedule_new_orchestration(waiter, instance_id=iid, tags={"k": "v"})
     hub.until(lambda: hub.status(iid) == "RUNNING")
     doc = hub.dts("show", iid, "-o", "json").json()
-    assert set(doc) == RECORD_KEYS
+    assert set(doc) == RECORD_KEYS | {"pending"} and doc["pending"]["waiting_for_event"] is True
     assert doc["custom_status"] == {"stage": "waiting", "for": "go"} and doc["tags"] == {"k": "v"}
     text = hub.dts("show", iid).stdout
     assert "Status    RUNNING" in text and "Custom status:" in text and '"stage": "waiting"' in text

@@ -76,7 +76,7 @@ def test_listing_instances_with_big_inputs(hub: Hub) -> None:
     hub.until(lambda: hub.statuses(prefix) == {"FAILED": 2}, what="2 failed")
 
     docs = json.loads(run_dtsctl("instance", "list", "--prefix", prefix, "-o", "json", "-c", hub.cs).stdout)
-    assert [d["instance_id"] for d in docs] == [f"{prefix}0", f"{prefix}1"]
+    assert [d["instance_id"] for d in docs] == [f"{prefix}1", f"{prefix}0"]  # newest first
     assert [d["input"] for d in docs] == [BIG, BIG] and not any("payloads_omitted" in d for d in docs)
     lines = run_dtsctl("instance", "list", "--prefix", prefix, "-o", "jsonl", "-c", hub.cs).stdout.splitlines()
     assert [json.loads(line)["input"] for line in lines] == [BIG, BIG]

@@ -120,7 +120,7 @@ def test_a_narrow_terminal_folds_the_instance_id_but_keeps_all_of_it(engine: Eng
     assert "…" not in screen.out  # nothing cut off with an ellipsis
     rows = body_rows(screen)
     # Read down the first column: the pieces of each id, in order, and each row's name and status.
-    assert "".join(row[0] for row in rows) == "".join(ids)
+    assert "".join(row[0] for row in rows) == "".join(reversed(ids))  # newest first
     assert [row[1:3] for row in rows if row[1]] == [["waiter", "RUNNING"]] * 2
 
 

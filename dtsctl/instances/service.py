@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -29,6 +29,7 @@ from dtsctl.sdk.history import HistoryReader, fingerprint
 
 PAGE_SIZE = 500  # instances per QueryInstances call when listing many
 MAX_CHILDREN = 1000  # sub-orchestrations walked by --recursive, in all
+MAX_CHILD_READS = 50  # open sub-orchestrations whose status the pending-work view reads
 NEW_EXECUTION = "new-execution"  # follow_history: the history was replaced (continue-as-new)
 
 
@@ -189,6 +190,25 @@ def history(conn: scheduler.Connection, instance_id: str) -> list[HistoryItem]:
     return [reader.read(event) for event in rpc.history_events(conn.client, instance_id)]
 
 
+def pending(conn: scheduler.Connection, record: InstanceRecord, items: list[HistoryItem] | None = None) -> Any:
+    """What an instance that has not ended waits on (dtsctl.instances.pending), or None once it
+    has ended. `items`: its history when the caller read it already."""
+    from dtsctl.instances import pending as pending_work
+    from dtsctl.instances import spans, workers
+    from dtsctl.times import utcnow
+
+    if record.terminal:
+        return None
+    execution = None
+    if record.runtime_status != "PENDING":
+        execution = spans.read(items if items is not None else history(conn, record.instance_id))
+    children: dict[str, str] = {}
+    for span in (execution.open("sub_orchestration") if execution else ())[:MAX_CHILD_READS]:
+        state = get_state(conn, span.target, payloads=False) if span.target else None
+        children[span.target or ""] = state.runtime_status if state else "NOT_FOUND"
+    return pending_work.of(record, execution, workers=workers.connected(conn.target), children=children, now=utcnow())
+
+
 def follow_history(conn: scheduler.Connection, instance_id: str, *, poll: float = 0.5,
                    sleep=time.sleep) -> Iterator[HistoryItem | str]:
     """History events as they happen, until the instance ends. Yields NEW_EXECUTION when the
@@ -214,14 +234,18 @@ def follow_history(conn: scheduler.Connection, instance_id: str, *, poll: float 
         sleep(poll)
 
 
-def wait(conn: scheduler.Connection, instance_id: str, *, until: str = "completion", timeout: float = 60.0) -> InstanceRecord:
+def wait(conn: scheduler.Connection, instance_id: str, *, until: str = "completion", timeout: float = 60.0,
+         on_update: Callable[[InstanceRecord, float], None] | None = None, every: float = 1.0) -> InstanceRecord:
     """Block until the instance has started (`until="start"`: no longer PENDING) or ended.
-    WaitTimedOut (exit 4) when `timeout` seconds pass first."""
+    WaitTimedOut (exit 4) when `timeout` seconds pass first. `on_update(record, seconds waited)`
+    hears the instance at least `every` seconds (the wait is then asked in slices that long)."""
     done = (lambda r: r.runtime_status != "PENDING") if until == "start" else (lambda r: r.terminal)
     record = get(conn, instance_id, payloads=True)  # not found at once, not after the whole timeout
     started = time.monotonic()
     deadline = started + timeout
     while not done(record):
+        if on_update is not None:
+            on_update(record, time.monotonic() - started)
         left = deadline - time.monotonic()
         if left <= 0.05:
             raise WaitTimedOut(
@@ -231,7 +255,8 @@ def wait(conn: scheduler.Connection, instance_id: str, *, until: str = "completi
                 record=record,
             )
         try:
-            waited = rpc.wait_for(conn.client, instance_id, until=until, timeout=left)
+            waited = rpc.wait_for(conn.client, instance_id, until=until,
+                                  timeout=left if on_update is None else min(left, every))
         except Exception as exc:
             # The wait ran out, or the server dropped it (restarting, shutting down), or its answer
             # was too large: read the instance again (read-only, so retried while the server is

@@ -69,7 +69,11 @@ class Spinner:
 
     def phase(self, text: str) -> None:
         if self.status is not None:
-            self.status.update(text)
+            from rich.text import Text
+
+            from dtsctl.output.render import clean
+
+            self.status.update(Text(clean(text)))  # plain text: a phase may quote data (never markup)
         elif self.debug:
             self.streams.say(text)
 

@@ -38,13 +38,33 @@ def ended_error(rec: Any) -> OperationFailed:
                            hint=f"Look at its history: 'dtsctl instance show {rec.instance_id} --history'.")
 
 
+def status_line(rec: Any, seconds: float) -> str:
+    """What a wait shows on a terminal: `RUNNING · waited 12.0s · custom status: {...}`."""
+    from dtsctl.output.render import compact_json
+    from dtsctl.times import elapsed
+
+    text = f"{rec.instance_id} {rec.runtime_status} · waited {elapsed(seconds)}"
+    if rec.custom_status is not None:
+        text += f" · custom status: {compact_json(rec.custom_status, 60)}"
+    return text
+
+
 def _wait(cx: Cx, conn: Any, instance_id: str, until: str) -> Any:
     """The record once it started or ended; on a timeout, the last record seen is printed first."""
     from dtsctl.instances import service
 
+    from dtsctl.output.progress import Spinner
+
     try:
-        return service.wait(conn, instance_id, until=until, timeout=cx.timeout or DEFAULT_WAIT)
+        with Spinner(cx.streams) as line:
+            update = (lambda rec, seconds: line.phase(status_line(rec, seconds))) if cx.streams.stderr_is_terminal else None
+            return service.wait(conn, instance_id, until=until, timeout=cx.timeout or DEFAULT_WAIT, on_update=update)
     except service.WaitTimedOut as exc:
+        from dtsctl.cli.instance.connect import idle_workers
+
+        idle = idle_workers(conn)
+        if idle is not None:
+            exc.hint = f"Nothing will happen: {idle.hint()}."
         if exc.record is not None:
             last = exc.record
             cx.emit(last.to_dict(), lambda w: w.line(f"{last.instance_id} {last.runtime_status}"))

@@ -48,7 +48,7 @@ def failure_lines(failure: Any) -> list[str]:
     return lines
 
 
-def record(w: TextWriter, rec: Any, *, history: list | None = None) -> None:
+def record(w: TextWriter, rec: Any, *, history: list | None = None, pending: Any = None) -> None:
     from dtsctl.times import utcnow
 
     now = utcnow()
@@ -85,6 +85,12 @@ def record(w: TextWriter, rec: Any, *, history: list | None = None) -> None:
         w.line("Failure:", colour="red", bold=True)
         for line in failure_lines(rec.failure_details):
             w.line("  " + line)
+    if pending is not None:
+        from dtsctl.cli.instance import work_views
+
+        w.line()
+        w.line("Waiting on:" if not pending.nothing else "Waiting on: nothing it scheduled", bold=True)
+        work_views.print_lines(w, work_views.pending_lines(pending, now))
     if history is not None:
         w.line()
         history_table(w, history, title=f"History ({len(history)} events)")
