@@ -427,3 +427,63 @@ def test_sigint_mid_trace_follow_is_a_clean_interrupt(hub: Hub) -> None:
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert out == ""  # piped: the tree is printed when the root ends, and it did not
     hub.client.terminate_orchestration(iid)
+
+
+# ------------------------------------------------------------------- with the samples' worker
+
+def holder(ctx: task.OrchestrationContext, key: str):
+    """Locks two counters, adds to one, then holds the lock until the event 'free' comes."""
+    from durabletask.entities import EntityInstanceId
+
+    a, b = EntityInstanceId("counter", f"{key}-a"), EntityInstanceId("counter", f"{key}-b")
+    lock = yield ctx.lock_entities([a, b])
+    with lock:
+        total = yield ctx.call_entity(a, "add", 2)
+        yield ctx.wait_for_external_event("free")
+    return total
+
+
+def test_samples_approval_and_an_entity_lock_as_pending_work_and_trace() -> None:
+    from support.samples import client as sample_client, connection_string, local_server, new_hub, sample_worker
+
+    with local_server() as server:
+        hub = new_hub()
+        cs = connection_string(server, hub)
+        with sample_worker(server, hub, extra=lambda w: w.add_orchestrator(holder)):
+            c = sample_client(server, hub)
+            try:
+                c.schedule_new_orchestration("approval", input={"request": "a laptop"}, instance_id="ap")
+                c.schedule_new_orchestration(holder, input="k", instance_id="hold")
+
+                def show(iid: str) -> dict:
+                    return invoke("instance", "show", iid, "-c", cs, "-o", "json").json()
+
+                wait_until(lambda: show("ap")["pending"] and show("ap")["pending"]["timers"], timeout=20, desc="approval timer")
+                p = show("ap")["pending"]
+                assert p["activities"] == [] and len(p["timers"]) == 1 and p["waiting_for_event"] is False
+                tree = invoke("instance", "trace", "ap", "-c", cs).stdout.splitlines()
+                assert tree[1].startswith("├── ✓ activity notify_approver")
+                assert tree[2].startswith("└── ● timer fires ")
+
+                wait_until(lambda: (show("hold")["pending"] or {}).get("locks"), timeout=20, desc="lock held")
+                wait_until(lambda: not show("hold")["pending"]["entity_calls"], timeout=20, desc="add done")
+                p = show("hold")["pending"]
+                (lock,) = p["locks"]
+                assert lock["granted_at"] and lock["target"] == "@counter@k-a, @counter@k-b"
+                text = invoke("instance", "show", "hold", "-c", cs).stdout
+                assert "lock held  @counter@k-a, @counter@k-b  since" in text
+                tree = invoke("instance", "trace", "hold", "-c", cs).stdout
+                assert "● lock @counter@k-a, @counter@k-b  held" in tree
+                assert "✓ entity call add @counter@k-a" in tree
+
+                c.raise_orchestration_event("ap", "approval", data={"approved": True, "by": "ana"})
+                c.raise_orchestration_event("hold", "free")
+                wait_until(lambda: show("ap")["runtime_status"] == "COMPLETED", timeout=20, desc="approved")
+                wait_until(lambda: show("hold")["runtime_status"] == "COMPLETED", timeout=20, desc="released")
+                tree = invoke("instance", "trace", "ap", "-c", cs).stdout.splitlines()
+                assert tree[0].startswith("✓ ap (approval)  COMPLETED")
+                assert tree[-1] == "└── ◆ event approval", tree
+                assert any("⊘ timer" in line and "abandoned" in line for line in tree)  # the timeout lost the race
+                assert "✓ lock" in invoke("instance", "trace", "hold", "-c", cs).stdout
+            finally:
+                c.close()

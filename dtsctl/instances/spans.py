@@ -176,7 +176,7 @@ def read(items: Iterable[Any]) -> Execution:
         elif kind == "EntityLockRequested":
             targets = data.get("lock_set")
             targets = targets if isinstance(targets, list) else []
-            span = Span("lock", "lock", item.event_id, when, target=", ".join(str(t) for t in targets))
+            span = Span("lock", None, item.event_id, when, target=", ".join(str(t) for t in targets))
             locks[str(data.get("critical_section_id"))] = span
             ex.spans.append(span)
         elif kind == "EntityLockGranted":

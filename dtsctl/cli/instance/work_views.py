@@ -92,7 +92,7 @@ def _step_line(step: Any, now: datetime) -> Line:
         pieces.append((f"  retry {relative(step.retry_timer.fire_at, now)}" if step.retry_timer.fire_at else "  retrying",
                        "yellow"))
     if state not in ("completed", "fired", "received", "sent", "released"):
-        pieces.append((f"  {_state_word(step.kind, state)}", colour))
+        pieces.append((f"  {_state_word(step.kind, state, span)}", colour))
     if step.kind not in ("event", "entity_signal"):
         pieces.append((f"  {_took(step.seconds(now))}", "dim"))
     if span.failure and state in ("failed", "retrying"):
@@ -100,9 +100,11 @@ def _step_line(step: Any, now: datetime) -> Line:
     return pieces
 
 
-def _state_word(kind: str, state: str) -> str:
+def _state_word(kind: str, state: str, span: Span | None = None) -> str:
+    if state == "open" and kind == "lock":
+        return "held" if span is not None and span.granted_at is not None else "waiting"
     if state == "open":
-        return "waiting" if kind in ("timer", "lock") else "running"
+        return "waiting" if kind == "timer" else "running"
     return state
 
 
@@ -192,7 +194,7 @@ def timeline_lines(execution: Any, now: datetime, width: int) -> list[Line]:
             bar = [(" " * first, ""), (char * (last - first), colour), (" " * (bar_width - last), "")]
             took = _took(span.seconds(now))
             if span.state not in ("completed", "fired", "released"):
-                took += f" {_state_word(span.kind, span.state)}"
+                took += f" {_state_word(span.kind, span.state, span)}"
         lines.append([(label.ljust(LABEL_WIDTH), "")] + bar + [(f" {took}", "dim")])
     return lines
 
