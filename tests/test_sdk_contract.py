@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 
 import grpc
@@ -18,6 +17,7 @@ import pytest
 from dtsctl.sdk import client as sdk_client
 from dtsctl.sdk import errors as sdk_errors
 from dtsctl.sdk.protos import services
+from support.grpc_servers import serving
 from support.net import free_port
 from support.samples import local_server, new_hub
 
@@ -46,20 +46,6 @@ class _Spy(grpc.UnaryUnaryClientInterceptor):
         return continuation(client_call_details, request)
 
 
-def _serving(handler: Any) -> tuple[grpc.Server, int]:
-    """A real grpc server on loopback answering every unary method with `handler`."""
-
-    class Generic(grpc.GenericRpcHandler):
-        def service(self, details):
-            return grpc.unary_unary_rpc_method_handler(handler)
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((Generic(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, port
-
-
 def _silent_server() -> tuple[grpc.Server, int, threading.Event]:
     """A real grpc server whose every unary method blocks until `release` is set."""
     release = threading.Event()
@@ -68,7 +54,7 @@ def _silent_server() -> tuple[grpc.Server, int, threading.Event]:
         release.wait(10)
         return b""
 
-    server, port = _serving(handler)
+    server, port = serving(handler)
     return server, port, release
 
 
@@ -126,7 +112,7 @@ def _answering_server(code: grpc.StatusCode | None) -> tuple[grpc.Server, int]:
             context.abort(code, "busy, try again")
         return b""
 
-    return _serving(handler)
+    return serving(handler)
 
 
 def _hello_attempts(port: int, timeout: float, *, first_ok_then_stop: grpc.Server | None = None) -> int:
