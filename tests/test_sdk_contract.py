@@ -20,6 +20,7 @@ from dtsctl.sdk.protos import services
 from support.grpc_servers import serving
 from support.net import free_port
 from support.samples import local_server, new_hub
+from support.wait import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -86,6 +87,49 @@ def test_scheduler_client_takes_interceptors_channel_options_and_logger(engine: 
         assert spy.methods == ["/TaskHubSidecarService/GetInstance"]
     finally:
         client.close()
+
+
+def test_client_interceptors_hold_the_metadata_the_sdk_adds(engine: Any) -> None:
+    """--debug shows the metadata sent (redacted) by reading the SDK interceptor's `_metadata` list
+    through `client._interceptors` (client.sdk_metadata): the authorization entry is there once a
+    call has fetched a token."""
+    from azure.core.credentials import AccessToken
+    from google.protobuf import empty_pb2
+
+    class Fixed:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return AccessToken("fixed-token-value", int(time.time()) + 3600)
+
+    hub = new_hub()
+    client = sdk_client.create_client(engine.address, tls=False, task_hub=hub, credential=Fixed(), timeout=5.0,
+                                      max_receive_bytes=1 << 20)
+    try:
+        sdk_client.stub(client).Hello(empty_pb2.Empty())
+        pairs = sdk_client.sdk_metadata(client)()
+    finally:
+        sdk_client.close(client)
+    assert ("taskhub", hub) in pairs and ("authorization", "Bearer fixed-token-value") in pairs
+    assert any(name == "x-user-agent" for name, _ in pairs)
+
+
+def test_a_unary_stream_call_takes_callbacks_and_tells_its_code(engine: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """--debug's 'stream ended' line is an `add_callback` on the unary-stream call the interceptor
+    gets back, reading its `code()` and `details()`."""
+    from dtsctl.sdk.protos import messages
+
+    def ended() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "stream ended" in r.getMessage()]
+
+    client = _client(engine)
+    try:
+        with caplog.at_level("DEBUG", logger="dtsctl.rpc"):
+            with pytest.raises(grpc.RpcError):  # no such instance: NOT_FOUND once the stream is open
+                list(sdk_client.stub(client).StreamInstanceHistory(
+                    messages().StreamInstanceHistoryRequest(instanceId="nobody")))
+            wait_until(ended, timeout=5, desc="the stream's end logged")
+    finally:
+        sdk_client.close(client)
+    assert ended()[0].startswith("rpc StreamInstanceHistory: stream ended NOT_FOUND after "), ended()
 
 
 def test_client_call_details_copy_gives_a_deadline_to_calls_without_one() -> None:
