@@ -123,3 +123,37 @@ def test_debug_never_shows_the_token_but_shows_a_redacted_authorization(azure_lo
     jwt_header = kit.issuer.mint({"aud": "x"}).split(".")[0]
     assert "eyJ" not in r.stderr and jwt_header not in r.stderr
     assert kit.identity_header not in r.stderr  # the token endpoint's own secret, sent by azure-identity
+
+
+def test_debug_shows_the_workers_calls_and_its_work_item_stream(engine: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """`samples worker --debug` and `demo --debug`: the worker's interceptor only logs (no deadline, no
+    retry: the SDK worker reconnects by itself)."""
+    from dtsctl.sdk import client as sdk_client
+    from support.wait import wait_until
+
+    def messages() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "dtsctl.rpc"]
+
+    with caplog.at_level("DEBUG", logger="dtsctl.rpc"):
+        worker = sdk_client.create_worker(engine.address, tls=False, task_hub=new_hub(), credential=None)
+        worker.start()
+        try:
+            wait_until(lambda: "rpc GetWorkItems: stream opened" in messages(), timeout=20, desc="the work-item stream")
+        finally:
+            worker.stop()
+        wait_until(lambda: any(m.startswith("rpc GetWorkItems: stream ended") for m in messages()), timeout=20,
+                   desc="the stream's end")
+    assert any(m.startswith("rpc metadata sent: taskhub: ") and "workerid: " in m for m in messages()), messages()
+
+
+def test_without_debug_the_interceptor_logs_nothing(engine: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from dtsctl.sdk import client as sdk_client
+
+    with caplog.at_level("INFO", logger="dtsctl.rpc"):
+        client = sdk_client.create_client(engine.address, tls=False, task_hub=new_hub(), credential=None,
+                                          timeout=5.0, max_receive_bytes=1 << 20)
+        try:
+            assert client.get_orchestration_state("nobody") is None
+        finally:
+            sdk_client.close(client)
+    assert [r for r in caplog.records if r.name == "dtsctl.rpc"] == []

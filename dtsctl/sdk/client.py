@@ -43,11 +43,12 @@ def never_connected(error: Any) -> bool:
     return any(mark in details.lower() for mark in NEVER_CONNECTED)
 
 
-def interceptor(timeout: float):
+def interceptor(timeout: float | None):
     """A grpc client interceptor: a deadline of `timeout` seconds on every call that has none (but
     the WAITING ones); READ_ONLY unary calls retried on UNAVAILABLE with backoff inside it, once a
     call has reached the server: until then an endpoint that cannot be reached fails at once (a
-    closed port is not worth ten seconds of retries).
+    closed port is not worth ten seconds of retries). `timeout=None` (the worker's): no deadline
+    and no retry, the SDK worker reconnects by itself; only the logging below.
 
     With --debug (the `dtsctl.rpc` logger at DEBUG) it also logs each call, retry and stream
     (dtsctl.sdk.rpc_log); otherwise that costs one level check per call. `added_metadata`, when
@@ -73,7 +74,7 @@ def interceptor(timeout: float):
         _logged_metadata: str | None = None
 
         def _details(self, details: Any) -> Any:
-            if details.timeout is not None or _method_name(details) in WAITING:
+            if timeout is None or details.timeout is not None or _method_name(details) in WAITING:
                 return details
             return _Details(details, timeout)
 
@@ -93,7 +94,7 @@ def interceptor(timeout: float):
             debug = rpc_log.enabled()
             if debug and name in WAITING:
                 rpc_log.waiting(name, details.timeout)
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + (timeout or 0.0)
             delay = 0.1
             attempt = 1
             while True:
@@ -106,8 +107,8 @@ def interceptor(timeout: float):
                 unavailable = isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.UNAVAILABLE
                 if not unavailable or not never_connected(error):
                     reached[0] = True
-                if error is None or name not in READ_ONLY or not unavailable:
-                    if debug and unavailable:
+                if error is None or timeout is None or name not in READ_ONLY or not unavailable:
+                    if debug and unavailable and timeout is not None:
                         rpc_log.not_retried(name, "it changes something, and a write is not sent twice")
                     return outcome
                 if not reached[0] and never_connected(error):
@@ -117,7 +118,7 @@ def interceptor(timeout: float):
                 left = deadline - time.monotonic()
                 if left <= delay:
                     if debug:
-                        rpc_log.not_retried(name, f"{left:.2f} s left of the {timeout:g} s deadline")
+                        rpc_log.not_retried(name, f"{left:.2f} s left of the {timeout or 0:g} s deadline")
                     return outcome
                 pause = delay * (0.5 + random.random() / 2)
                 if debug:
@@ -176,12 +177,22 @@ def create_client(address: str, *, tls: bool, task_hub: str | None, credential: 
 
 
 def create_worker(address: str, *, tls: bool, task_hub: str | None, credential: Any, **kwargs: Any) -> Any:
-    """The SDK's DurableTaskSchedulerWorker (not started); `kwargs` go to it as they are."""
+    """The SDK's DurableTaskSchedulerWorker (not started); `kwargs` go to it as they are. With
+    --debug its calls and its work-item stream are logged (`interceptor(None)`: nothing else)."""
     from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 
+    from dtsctl.sdk import rpc_log
+
     kwargs.setdefault("logger", sdk_logger("worker"))
-    return DurableTaskSchedulerWorker(host_address=address, secure_channel=tls, taskhub=task_hub,
-                                      token_credential=credential, **kwargs)
+    if not rpc_log.enabled() or "interceptors" in kwargs:
+        return DurableTaskSchedulerWorker(host_address=address, secure_channel=tls, taskhub=task_hub,
+                                          token_credential=credential, **kwargs)
+    ours = interceptor(None)
+    worker = DurableTaskSchedulerWorker(host_address=address, secure_channel=tls, taskhub=task_hub,
+                                        token_credential=credential, interceptors=[ours], **kwargs)
+    rpc_log.log.debug("rpc worker channel to %s (%s)", address, "TLS" if tls else "plain text, no TLS")
+    ours.added_metadata = sdk_metadata(worker)
+    return worker
 
 
 def concurrency_options(most: int) -> Any:
