@@ -98,7 +98,7 @@ def interceptor(timeout: float | None):
             delay = 0.1
             attempt = 1
             while True:
-                began = time.monotonic()
+                began = time.monotonic() if debug else 0.0
                 outcome = continuation(details, request)
                 error = outcome.exception() if hasattr(outcome, "exception") else None
                 if debug:
