@@ -157,3 +157,13 @@ def test_without_debug_the_interceptor_logs_nothing(engine: Any, caplog: pytest.
         finally:
             sdk_client.close(client)
     assert [r for r in caplog.records if r.name == "dtsctl.rpc"] == []
+
+
+def test_doctor_debug_shows_its_raw_calls_with_a_redacted_authorization(azure_loop) -> None:
+    """doctor's own gRPC calls (dtsctl.sdk.channel, no SDK) send the token they fetched themselves."""
+    kit = azure_loop
+    r = kit.run_dtsctl("doctor", "-c", kit.connection_string(), "--debug")
+    assert ("Hello", "OK", 1) in _rpc_lines(r.stderr), r.stderr
+    assert "authorization: Bearer <redacted>" in r.stderr, r.stderr
+    jwt_header = kit.issuer.mint({"aud": "x"}).split(".")[0]
+    assert "eyJ" not in r.stderr and jwt_header not in r.stderr

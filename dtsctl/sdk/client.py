@@ -109,7 +109,7 @@ def interceptor(timeout: float | None):
                     reached[0] = True
                 if error is None or timeout is None or name not in READ_ONLY or not unavailable:
                     if debug and unavailable and timeout is not None:
-                        rpc_log.not_retried(name, "it changes something, and a write is not sent twice")
+                        rpc_log.not_retried(name, "only read-only calls are sent again")
                     return outcome
                 if not reached[0] and never_connected(error):
                     if debug:
