@@ -9,6 +9,8 @@
   Every printer of dtsctl (text views, JSON, errors, warnings, debug logs) goes through it.
 - `excerpt(text)`: a short, printable, redacted rendering of user input for a message.
 - `mask_if_secret(value)`: the value, or `REDACTED_VALUE` when it looks like a secret.
+- `header_value(name, value)`: a gRPC metadata or HTTP header value as a debug log may show it
+  (`authorization: Bearer <redacted>`, `x-api-key: <redacted>`).
 
 Pure and stdlib only: imported by `dtsctl.connection`, which must stay light.
 """
@@ -242,6 +244,30 @@ def mask_if_secret(value: str | None) -> str | None:
     if value is None:
         return None
     return REDACTED_VALUE if looks_secret(value) or is_known_secret(value) else value
+
+
+# Header and metadata names whose value is a credential whatever it looks like. `authorization`
+# keeps its scheme ("Bearer <redacted>"): which kind of credential was sent is worth seeing.
+_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_SECRET_HEADER = re.compile(
+    r"(?i)(?:^|[-_])(?:" + _STRONG_NAMES + r"|key|token|secret|signature|sig|cookie|set-cookie|session|"
+    r"credential|credentials|sas)(?:$|[-_])|cookie|sharedaccess"
+)
+
+
+def header_value(name: str, value: str | bytes) -> str:
+    """`value` of the header or metadata entry `name`, safe for a debug log: the credential of an
+    authorization header and the whole value of a key, token or cookie header are redacted; any
+    other value goes through `redact`. Binary (`-bin`) values show only their length."""
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    lowered = name.lower()
+    if lowered in _AUTH_HEADERS:
+        scheme, _, rest = value.strip().partition(" ")
+        return f"{scheme} {REDACTED_VALUE}" if rest else REDACTED_VALUE
+    if _SECRET_HEADER.search(lowered):
+        return REDACTED_VALUE
+    return mask_if_secret(redact(value)) or ""
 
 
 def _printable(text: str) -> str:

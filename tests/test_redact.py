@@ -168,3 +168,26 @@ def test_too_short_or_common_values_are_not_registered(no_known_secrets) -> None
     assert not register_secret("localhost")
     assert known_secrets() == ()
     assert redact("Authentication=None on localhost") == "Authentication=None on localhost"
+
+
+@pytest.mark.parametrize("name, value, shown", [
+    ("authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl", "Bearer <redacted>"),
+    ("Authorization", "Basic dXNlcjpwYXNzd29yZA==", "Basic <redacted>"),
+    ("authorization", "opaque-token-without-a-scheme", "<redacted>"),
+    ("proxy-authorization", "Bearer abc", "Bearer <redacted>"),
+    ("x-api-key", "short", "<redacted>"),
+    ("api-key", "short", "<redacted>"),
+    ("SharedAccessKey", "abc", "<redacted>"),
+    ("ocp-apim-subscription-key", "abc", "<redacted>"),
+    ("x-ms-access-token", "abc", "<redacted>"),
+    ("cookie", "session=abc", "<redacted>"),
+    ("x-identity-header", "not-a-key-name-but-random-Q8zL2kP9xW4vN7mB3", "<redacted>"),
+    ("taskhub", "default", "default"),
+    ("x-user-agent", "durabletask-python/1.12.0", "durabletask-python/1.12.0"),
+    ("x-ms-client-request-id", "00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000000"),
+    ("grpc-trace-bin", b"\x00\x01", "<2 bytes>"),
+])
+def test_header_value(name: str, value: str | bytes, shown: str) -> None:
+    from dtsctl.redact import header_value
+
+    assert header_value(name, value) == shown

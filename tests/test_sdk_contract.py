@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 
 import grpc
@@ -18,8 +17,10 @@ import pytest
 from dtsctl.sdk import client as sdk_client
 from dtsctl.sdk import errors as sdk_errors
 from dtsctl.sdk.protos import services
+from support.grpc_servers import serving
 from support.net import free_port
 from support.samples import local_server, new_hub
+from support.wait import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -46,20 +47,6 @@ class _Spy(grpc.UnaryUnaryClientInterceptor):
         return continuation(client_call_details, request)
 
 
-def _serving(handler: Any) -> tuple[grpc.Server, int]:
-    """A real grpc server on loopback answering every unary method with `handler`."""
-
-    class Generic(grpc.GenericRpcHandler):
-        def service(self, details):
-            return grpc.unary_unary_rpc_method_handler(handler)
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((Generic(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, port
-
-
 def _silent_server() -> tuple[grpc.Server, int, threading.Event]:
     """A real grpc server whose every unary method blocks until `release` is set."""
     release = threading.Event()
@@ -68,7 +55,7 @@ def _silent_server() -> tuple[grpc.Server, int, threading.Event]:
         release.wait(10)
         return b""
 
-    server, port = _serving(handler)
+    server, port = serving(handler)
     return server, port, release
 
 
@@ -102,6 +89,49 @@ def test_scheduler_client_takes_interceptors_channel_options_and_logger(engine: 
         client.close()
 
 
+def test_client_interceptors_hold_the_metadata_the_sdk_adds(engine: Any) -> None:
+    """--debug shows the metadata sent (redacted) by reading the SDK interceptor's `_metadata` list
+    through `client._interceptors` (client.sdk_metadata): the authorization entry is there once a
+    call has fetched a token."""
+    from azure.core.credentials import AccessToken
+    from google.protobuf import empty_pb2
+
+    class Fixed:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return AccessToken("fixed-token-value", int(time.time()) + 3600)
+
+    hub = new_hub()
+    client = sdk_client.create_client(engine.address, tls=False, task_hub=hub, credential=Fixed(), timeout=5.0,
+                                      max_receive_bytes=1 << 20)
+    try:
+        sdk_client.stub(client).Hello(empty_pb2.Empty())
+        pairs = sdk_client.sdk_metadata(client)()
+    finally:
+        sdk_client.close(client)
+    assert ("taskhub", hub) in pairs and ("authorization", "Bearer fixed-token-value") in pairs
+    assert any(name == "x-user-agent" for name, _ in pairs)
+
+
+def test_a_unary_stream_call_takes_callbacks_and_tells_its_code(engine: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """--debug's 'stream ended' line is an `add_callback` on the unary-stream call the interceptor
+    gets back, reading its `code()` and `details()`."""
+    from dtsctl.sdk.protos import messages
+
+    def ended() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "stream ended" in r.getMessage()]
+
+    client = _client(engine)
+    try:
+        with caplog.at_level("DEBUG", logger="dtsctl.rpc"):
+            with pytest.raises(grpc.RpcError):  # no such instance: NOT_FOUND once the stream is open
+                list(sdk_client.stub(client).StreamInstanceHistory(
+                    messages().StreamInstanceHistoryRequest(instanceId="nobody")))
+            wait_until(ended, timeout=5, desc="the stream's end logged")
+    finally:
+        sdk_client.close(client)
+    assert ended()[0].startswith("rpc StreamInstanceHistory: stream ended NOT_FOUND after "), ended()
+
+
 def test_client_call_details_copy_gives_a_deadline_to_calls_without_one() -> None:
     server, port, release = _silent_server()
     channel = grpc.intercept_channel(grpc.insecure_channel(f"127.0.0.1:{port}"), sdk_client.interceptor(0.3))
@@ -126,7 +156,7 @@ def _answering_server(code: grpc.StatusCode | None) -> tuple[grpc.Server, int]:
             context.abort(code, "busy, try again")
         return b""
 
-    return _serving(handler)
+    return serving(handler)
 
 
 def _hello_attempts(port: int, timeout: float, *, first_ok_then_stop: grpc.Server | None = None) -> int:

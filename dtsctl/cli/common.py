@@ -59,6 +59,10 @@ class Cx:
             from dtsctl.config import target
 
             self._target = target.resolve(self.target_args or target.TargetArgs())
+            if self.style.debug:
+                from dtsctl.sdk import rpc_log
+
+                rpc_log.target(self._target)
         return self._target
 
     @property

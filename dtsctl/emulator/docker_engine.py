@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from dtsctl.emulator import docker_log
 from dtsctl.emulator.docker_container import (
     create_options,
     info_from_attrs,
@@ -112,6 +113,7 @@ class DockerEngine:
         client = None
         try:
             client = docker.DockerClient.from_env(environment=env, timeout=self._connect_timeout)
+            docker_log.attach(client)  # --debug: each Docker API call with its status and duration
             client.ping()
             version = client.version()
         except Exception as exc:  # noqa: BLE001 - classified below

@@ -18,6 +18,8 @@ inside the functions that use them (`dtsctl --version` must not pay for them).
 - rpc.py     raw calls through the client's stub: GetInstance, the waits, QueryInstances pages,
              StreamInstanceHistory, StartInstance, RaiseEvent, TerminateInstance, PurgeInstances
              (by id and by the scheduler's own filter)
+- rpc_log.py what --debug says about calls: the target, each call, retry, stream and its metadata
+             (redacted); stdlib only
 - channel.py raw channels and byte-level unary calls (Hello, ListInstanceIds) for doctor and the
              emulator's readiness probe, which must not import protobuf or the SDK
 - entities.py entity queries, reads, signals and clean-up through the client -> EntityRecords
@@ -33,7 +35,10 @@ Private or unstable APIs used, each with its contract test:
 
 - `TaskHubGrpcClient._stub` (client.stub): the generated TaskHubSidecarServiceStub
 - `grpc.ClientCallDetails` fields copied by the interceptor, and a unary continuation's outcome
-  having `.exception()` (the UNAVAILABLE retry)
+  having `.exception()` (the UNAVAILABLE retry); a unary-stream continuation's call having
+  `add_callback`, `code()` and `details()` (--debug's stream lines)
+- `TaskHubGrpcClient._interceptors` and the SDK interceptor's `_metadata` list (client.sdk_metadata):
+  the task hub and authorization metadata --debug shows, redacted
 - the text of a grpc error object (`<_InactiveRpcError ... status = StatusCode.X ... details = "..."
   ...>`), which the SDK worker logs and `samples worker` shortens to one line (errors.one_line)
 - grpc's RESOURCE_EXHAUSTED details for a too-large answer: `larger than max (N vs. M)`

@@ -6,6 +6,7 @@ and the SDK costs most of their start-up time. Only grpc is imported, inside the
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +42,11 @@ def open_channel(address: str, *, tls: bool = False, roots: bytes | None = None,
                     ("grpc.max_reconnect_backoff_ms", 100)]
     if not proxy:
         options.append(("grpc.enable_http_proxy", 0))
+    from dtsctl.sdk import rpc_log
+
+    if rpc_log.enabled():
+        rpc_log.log.debug("rpc channel to %s (%s%s)", address, "TLS" if tls else "plain text, no TLS",
+                          "" if proxy else ", no proxy")
     if tls:
         return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=roots), options=options)
     return grpc.insecure_channel(address, options=options)
@@ -50,6 +56,10 @@ def call(channel: Any, method: str, request: bytes, *, metadata: list[tuple[str,
          timeout: float) -> RpcStatus | None:
     """One unary call with `request` as its bytes; None when it succeeded, else its status (never
     raises for a gRPC failure)."""
+    from dtsctl.sdk import rpc_log
+
+    debug = rpc_log.enabled()
+    began = time.monotonic()
     stub = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
     try:
         stub(request, metadata=metadata, timeout=timeout)
@@ -57,5 +67,17 @@ def call(channel: Any, method: str, request: bytes, *, metadata: list[tuple[str,
         status = rpc_status(exc)
         if status is None:
             raise
+        if debug:
+            _log_call(method, exc, time.monotonic() - began, metadata)
         return status
+    if debug:
+        _log_call(method, None, time.monotonic() - began, metadata)
     return None
+
+
+def _log_call(method: str, error: Any, seconds: float, metadata: list[tuple[str, str]]) -> None:
+    from dtsctl.sdk import rpc_log
+
+    name = method.rsplit("/", 1)[-1]
+    rpc_log.call(name, error, seconds, 1)
+    rpc_log.metadata(name, rpc_log.metadata_text(metadata))
