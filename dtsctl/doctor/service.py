@@ -27,6 +27,8 @@ def check_dashboard(ctx: Context) -> Outcome:
     """The signed-in user's (Azure CLI) role on the scheduler: the dashboard's 403 row."""
     if not ctx.options.dashboard:
         return skipped("not asked for (--dashboard)")
+    if ctx.local_only:
+        return skipped(arm.NOT_IN_AZURE)
     from dtsctl.doctor.identity import jwt_claims
 
     sid = ctx.fact("arm.scheduler", "scheduler_id")
