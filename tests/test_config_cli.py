@@ -172,3 +172,30 @@ def test_a_bad_subscription_in_the_file_is_a_file_error(config_file: Path) -> No
     config_file.write_text('[profiles.prod]\nconnection_string = "x"\nsubscription = "nope"\n')
     r = invoke("config", "list")
     assert r.exit_code == 2 and "'subscription' in [profiles.prod]" in r.stderr and str(config_file) in r.stderr
+
+
+def test_list_and_show_give_the_task_hub_in_use_and_its_source(config_file: Path) -> None:
+    """The hub a profile makes dtsctl use: TaskHub in its string, or its task_hub setting (which wins)."""
+    bare = "Endpoint=http://localhost:8080;Authentication=None"
+    assert invoke("config", "set", "instring", "-c", AZ).exit_code == 0
+    assert invoke("config", "set", "setting", "-c", bare, "--task-hub", "hub3").exit_code == 0
+    assert invoke("config", "set", "both", "-c", AZ, "--task-hub", "hub2").exit_code == 0
+    assert invoke("config", "set", "none", "-c", bare, "--force").exit_code == 0  # no hub: an error, saved anyway
+    listed = {p["name"]: p for p in invoke("config", "list", "-o", "json").json()}
+    assert {n: (p["task_hub"], p["task_hub_in_use"], p["task_hub_source"]) for n, p in listed.items()} == {
+        "instring": (None, "orders", "connection_string"),
+        "setting": ("hub3", "hub3", "task_hub"),
+        "both": ("hub2", "hub2", "task_hub"),
+        "none": (None, None, None),
+    }
+    table = invoke("config", "list").stdout
+    assert "orders (TaskHub in the string)" in table and "hub3 (task_hub setting)" in table
+    assert "hub2 (task_hub setting, over TaskHub=orders in the string)" in table
+    shown = invoke("config", "show", "instring")
+    assert shown.exit_code == 0 and "Task hub           orders (TaskHub in the string)" in shown.stdout
+    assert invoke("config", "show", "both", "-o", "json").json()["task_hub_in_use"] == "hub2"
+    # The same hub the target resolves to when the profile is used.
+    from dtsctl.config import target
+
+    for name, doc in listed.items():
+        assert target.resolve(target.TargetArgs(profile=name)).task_hub == doc["task_hub_in_use"]
