@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -44,6 +45,23 @@ def test_profile_drives_the_target(config_file: Path) -> None:
     assert doc["profile"] == "prod"
     assert doc["sources"]["endpoint"] == {"kind": "profile", "name": "profile 'prod' (current profile)", "profile": "prod"}
     assert doc["target"]["scheduler"] == "prod" and doc["target"]["region"] == "westus2"
+
+
+def test_a_selected_profile_that_gave_nothing_is_not_named(config_file: Path) -> None:
+    """connection show and doctor name the profile only when it supplied the string or the task hub."""
+    invoke("config", "set", "prod", "-c", AZ)  # current, but the environment gives every value
+    env = {"DURABLE_TASK_SCHEDULER_CONNECTION_STRING": LOCAL.replace("8080", "1")}
+    shown = invoke("connection", "show", "-o", "json", env=env).json()
+    assert shown["profile"] is None and shown["sources"]["endpoint"]["kind"] == "environment"
+    assert "none ('prod' is selected, but other settings gave every value)" in invoke("connection", "show", env=env).stdout
+    r = run_dtsctl("doctor", "-o", "json", "--timeout", "0.5", env=env)
+    assert json.loads(r.stdout)["target"]["profile"] is None
+    # A profile that gives only the task hub is named.
+    invoke("config", "set", "hubonly", "-c", AZ, "--task-hub", "hub9")
+    shown = invoke("connection", "show", "--profile", "hubonly", "-c", LOCAL, "-o", "json").json()
+    assert shown["profile"] == "hubonly" and shown["sources"]["task_hub"]["profile"] == "hubonly"
+    r = run_dtsctl("doctor", "-o", "json", "--timeout", "0.5", "--profile", "hubonly", "-c", LOCAL.replace("8080", "1"))
+    assert json.loads(r.stdout)["target"]["profile"] == "hubonly"
 
 
 def test_file_is_private_and_written_atomically(config_file: Path) -> None:

@@ -108,6 +108,15 @@ class Target:
     task_hub_in_string: bool = False
 
     @property
+    def supplying_profile(self) -> str | None:
+        """The profile that gave the connection string or the task hub; None when flags and the
+        environment gave both, though a profile is selected (`profile`, for its subscription)."""
+        for source in (self.connection_source, self.task_hub_source):
+            if source is not None and source.profile is not None:
+                return source.profile
+        return None
+
+    @property
     def fields(self):
         return self.validation.fields
 

@@ -137,7 +137,9 @@ def target_summary(ctx: Context) -> dict[str, Any]:
         "region": fields.get("region"),
         "source": str(t.connection_source),
         "task_hub_source": str(t.task_hub_source) if t.task_hub_source else None,
-        "profile": t.profile,
+        # Only a profile that gave the connection string or the task hub: a selected profile whose
+        # values all lost to flags or the environment played no part in this target.
+        "profile": t.supplying_profile,
     }
 
 
