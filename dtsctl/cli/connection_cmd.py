@@ -190,7 +190,7 @@ def new(
     missing = [flag for flag, value in (("--endpoint", endpoint), ("--auth", auth)) if not value]
     if missing:
         raise UsageError(f"Missing {' and '.join(missing)}.",
-                         hint="For example: 'dtsctl connection new --endpoint https://NAME.REGION.durabletask.io "
+                         hint="For example: 'dtsctl connection new --endpoint https://SCHEDULER-SUFFIX.REGION.durabletask.io "
                               "--auth ManagedIdentity --task-hub HUB', or --emulator for the local emulator.")
     for flag, value in (("--endpoint", endpoint), ("--auth", auth), ("--task-hub", task_hub), ("--client-id", client_id),
                         ("--tenant-id", tenant_id), ("--token-file-path", token_file_path),
