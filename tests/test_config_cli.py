@@ -64,6 +64,15 @@ def test_a_selected_profile_that_gave_nothing_is_not_named(config_file: Path) ->
     assert json.loads(r.stdout)["target"]["profile"] == "hubonly"
 
 
+def test_set_accepts_a_workload_identity_string_without_the_token_file_here(config_file: Path) -> None:
+    """The pod's webhook sets AZURE_FEDERATED_TOKEN_FILE (unset in tests): a warning, and it is saved."""
+    wi = AZ.replace("ManagedIdentity", "WorkloadIdentity") + ";ClientID=11111111-2222-3333-4444-555555555555"
+    r = invoke("config", "set", "aks", "-c", wi)
+    assert r.exit_code == 0, r.stderr
+    assert "warning" in r.stderr and "workload-identity-missing" in r.stderr and "AZURE_FEDERATED_TOKEN_FILE" in r.stderr
+    assert invoke("config", "show", "aks", "-o", "json").json()["valid"] is True
+
+
 def test_file_is_private_and_written_atomically(config_file: Path) -> None:
     invoke("config", "set", "prod", "-c", AZ)
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
