@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from dtsctl.cli import completers
 from dtsctl.cli.common import Cx, command, group
 from dtsctl.cli.connection_cmd import write_findings
 from dtsctl.config import paths, profiles
@@ -18,7 +19,7 @@ app = group(
     "Named profiles (a connection string, task hub and Azure subscription each) in the user's config file.",
 )
 
-NameArg = Annotated[str, typer.Argument(help="Profile name.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Profile name.", show_default=False, autocompletion=completers.profile_names)]
 
 
 def _load() -> profiles.ConfigFile:
@@ -152,7 +153,8 @@ def list_profiles(cx: Cx) -> None:
 @command(app, "show")
 def show_profile(
     cx: Cx,
-    name: Annotated[Optional[str], typer.Argument(help="Profile name (default: the current profile).", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Argument(help="Profile name (default: the current profile).", show_default=False,
+                                                  autocompletion=completers.profile_names)] = None,
 ) -> None:
     """Show one profile and check its connection string."""
     from dtsctl.connection import validate
