@@ -177,3 +177,20 @@ def test_docker_emulator_mapped_elsewhere(standin_image: str, docker_cleanup, is
     assert f"Endpoint=http://localhost:{port}" in emulator["fix"]
     code, doc = doctor("-c", local(port))
     assert code == 0 and by_id(doc)["emulator"]["status"] == "pass"
+
+
+def test_up_command_keeps_the_emulators_own_settings() -> None:
+    """The recreate command doctor prints: a Docker emulator's bind, image and dashboard port, a local
+    one's data file; defaults left out."""
+    from dtsctl.doctor.emulator_check import up_command
+    from dtsctl.emulator.model import EmulatorSpec
+
+    docker = {"engine": "docker", "name": "d", "port": 9000, "bind": "0.0.0.0", "task_hubs": ["a"],
+              "image": "registry.local/dts:1", "dashboard_port": 9002}
+    assert up_command(docker, task_hubs=["a", "b"]) == (
+        "dtsctl emulator up --name d --engine docker --port 9000 --bind 0.0.0.0 --task-hub a --task-hub b "
+        "--image registry.local/dts:1 --dashboard-port 9002 --recreate")
+    plain = {**docker, "bind": "127.0.0.1", "image": EmulatorSpec().image, "dashboard_port": 8082}
+    assert up_command(plain, dynamic=True) == "dtsctl emulator up --name d --engine docker --port 9000 --task-hub a --dynamic-task-hubs --recreate"
+    local = {"engine": "local", "name": "l", "port": 9100, "bind": "127.0.0.1", "task_hubs": ["a"], "data_file": "/d/l.db"}
+    assert up_command(local, port=9200) == "dtsctl emulator up --name l --engine local --port 9200 --task-hub a --data /d/l.db --recreate"

@@ -7,7 +7,7 @@ from typing import Any
 
 from dtsctl.doctor.context import Context
 from dtsctl.doctor.model import Outcome, failed, passed, skipped
-from dtsctl.emulator.model import DEFAULT_BIND, DEFAULT_DASHBOARD_PORT, EmulatorInfo
+from dtsctl.emulator.model import DEFAULT_BIND, DEFAULT_DASHBOARD_PORT, EmulatorInfo, EmulatorSpec
 
 
 def _describe(info: EmulatorInfo) -> str:
@@ -45,7 +45,7 @@ def up_command(emulator: Mapping[str, Any], *, port: int | None = None, task_hub
     if emulator.get("data_file"):
         parts.append(f"--data {emulator['data_file']}")
     if emulator["engine"] == "docker":
-        if emulator.get("image"):
+        if emulator.get("image") and emulator["image"] != EmulatorSpec().image:
             parts.append(f"--image {emulator['image']}")
         if emulator.get("dashboard_port") and emulator["dashboard_port"] != DEFAULT_DASHBOARD_PORT:
             parts.append(f"--dashboard-port {emulator['dashboard_port']}")
