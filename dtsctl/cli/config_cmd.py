@@ -57,14 +57,19 @@ def _profile_doc(config: profiles.ConfigFile, profile: profiles.Profile) -> dict
             "task_hub_in_use": hub, "task_hub_source": key}
 
 
+# Where a profile's task hub comes from, in words for `show`.
 HUB_SOURCES = {"task_hub": "task_hub setting", "connection_string": "TaskHub in the string"}
 
 
-def _hub_text(profile: profiles.Profile) -> str | None:
+def _hub_text(profile: profiles.Profile, *, short: bool = False) -> str | None:
     """The task hub in use and where it comes from, for people ('orders (TaskHub in the string)')."""
     hub, key = profile.task_hub_in_use()
     if hub is None or key is None:
         return None
+    if short:
+        # The `list` table (it must fit 100 columns beside a subscription id): the setting, shown
+        # there before, stays plain; a hub from the string says so.
+        return f"{hub} (in the string)" if key == "connection_string" else hub
     text = f"{hub} ({HUB_SOURCES[key]}"
     string_hub = profiles.Profile(profile.name, profile.connection_string).task_hub_in_use()[0]
     if key == "task_hub" and string_hub and string_hub != hub:
@@ -144,7 +149,7 @@ def list_profiles(cx: Cx) -> None:
             w.line("Create one: dtsctl config set NAME --connection-string \"Endpoint=...;Authentication=...;TaskHub=...\"")
             return
         w.table(["", "Name", "Endpoint", "Task hub", "Subscription"],
-                [["*" if d["current"] else "", d["name"], d["endpoint"], _hub_text(config.profiles[d["name"]]),
+                [["*" if d["current"] else "", d["name"], d["endpoint"], _hub_text(config.profiles[d["name"]], short=True),
                   d["subscription"]] for d in docs])
 
     cx.emit(docs, human)
