@@ -3,7 +3,6 @@ those words bring their own (a real grpc server aborts with details ending in '.
 
 from __future__ import annotations
 
-from concurrent import futures
 from types import SimpleNamespace
 from typing import Iterator
 
@@ -11,6 +10,7 @@ import grpc
 import pytest
 
 from support.cli import invoke
+from support.grpc_servers import serving
 from dtsctl.errors import sentence, sentences
 from dtsctl.sdk.errors import translate
 
@@ -32,14 +32,7 @@ def aborting() -> Iterator[callable]:
     def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
         context.abort(*answer["now"])
 
-    class Generic(grpc.GenericRpcHandler):
-        def service(self, details):
-            return grpc.unary_unary_rpc_method_handler(handler)
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    server.add_generic_rpc_handlers((Generic(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
+    server, port = serving(handler)
 
     def call(code: grpc.StatusCode, details: str) -> grpc.RpcError:
         answer["now"] = (code, details)
