@@ -101,6 +101,24 @@ def test_down_keep_then_up_starts_it_again_and_restart(emulator) -> None:
     assert json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)["ready"] is True
 
 
+def test_down_keep_then_up_with_only_its_name_uses_its_own_settings(emulator) -> None:
+    # The CLI's defaults (--port 8080, --task-hub default) are not typed flags: they are no reason to refuse.
+    name, port, _ = emulator
+    assert up(name, port, "--task-hub", "orders").returncode == 0
+    assert run_dtsctl("emulator", "down", "--name", name, "--keep").returncode == 0
+    again = run_dtsctl("emulator", "up", "--name", name, "-o", "json")
+    assert again.returncode == 0, again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["endpoint"] == f"http://localhost:{port}" and doc["task_hubs"] == ["orders"]
+    running = run_dtsctl("emulator", "up", "--name", name)
+    assert running.returncode == 0 and "already running" in running.stdout
+    # Typed flags are still compared: the same value is the same emulator, another one is refused.
+    assert up(name, port, "--task-hub", "orders").returncode == 0
+    other = run_dtsctl("emulator", "up", "--name", name, "--port", str(port + 1))
+    assert other.returncode == 1 and f"other settings: port {port} -> {port + 1}" in other.stderr, other.stderr
+    assert "--recreate" in other.stderr
+
+
 def test_status_logs_env_and_dashboard(emulator) -> None:
     name, port, _ = emulator
     assert up(name, port, "--task-hub", "h1").returncode == 0

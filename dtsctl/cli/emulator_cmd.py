@@ -68,6 +68,22 @@ def _engines():
     return Engines()
 
 
+#: The parameters of `up` whose flags say what the emulator should be (compared with an existing one's).
+UP_SETTING_PARAMS = ("tag", "image", "pull", "port", "dashboard_port", "bind", "task_hub", "dynamic_task_hubs", "env")
+
+
+def typed_flags(ctx: typer.Context, params: tuple[str, ...]) -> frozenset[str]:
+    """The flags among `params` the user typed: a default Typer filled in is no wish of theirs
+    (`up --name N` must not read as `--port 8080` for a stopped N made on another port)."""
+
+    def typed(param: str) -> bool:
+        source = ctx.get_parameter_source(param)
+        # By name: the enum lives in Typer's private copy of Click.
+        return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    return frozenset("--" + p.replace("_", "-") for p in params if typed(p))
+
+
 def _parse_env(pairs: list[str] | None) -> tuple[tuple[str, str], ...]:
     out = []
     for pair in pairs or ():
@@ -127,6 +143,7 @@ def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
 @command(app, "up", options={"emu": EMULATOR})
 def up(
     cx: Cx,
+    ctx: typer.Context,
     tag: Annotated[str, typer.Option(help=f"Image tag of {DEFAULT_IMAGE_REPO}.")] = DEFAULT_TAG,
     image: Annotated[Optional[str], typer.Option(help="Full image reference (a mirror, a private registry); overrides --tag.", show_default=False)] = None,
     pull: Annotated[PullPolicy, typer.Option(help="When to pull the image.", case_sensitive=False)] = "missing",
@@ -156,6 +173,7 @@ def up(
         task_hubs=tuple(task_hub or (DEFAULT_TASK_HUB,)), dynamic_task_hubs=dynamic_task_hubs, env=_parse_env(env),
         image=image or f"{DEFAULT_IMAGE_REPO}:{tag}", pull=pull,
         persist=persist or data is not None, data_file=service.check_data_file(data) if data is not None else None,
+        given=typed_flags(ctx, UP_SETTING_PARAMS),
     ))
     if spec.bind in ("0.0.0.0", "::"):
         cx.warn(f"--bind {spec.bind} exposes the emulator to the network; it has no authentication.")

@@ -148,8 +148,7 @@ def _not_ours(info: EmulatorInfo) -> EmulatorError:
     )
 
 
-def _describe_diff(info: EmulatorInfo, spec: EmulatorSpec, names: list[str]) -> str:
-    wanted = spec.settings(info.engine)
+def _describe_diff(info: EmulatorInfo, wanted: Mapping[str, object], names: list[str]) -> str:
     return ", ".join(f"{n} {info.settings.get(n)!r} -> {wanted.get(n)!r}" for n in names)
 
 
@@ -233,11 +232,12 @@ def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: 
             raise _not_ours(info)
         else:
             _check_data(info, spec)
-            diff = settings_differ(info.settings, spec.settings(info.engine))
+            wanted = spec.wanted_settings(info.engine, info.settings)
+            diff = settings_differ(info.settings, wanted)
             if diff:
                 raise EmulatorError(
                     f"The emulator '{spec.name}' ({engine.kind}, {info.state}) has other settings: "
-                    f"{_describe_diff(info, spec, diff)}.",
+                    f"{_describe_diff(info, wanted, diff)}.",
                     hint="Recreate it with these settings (its in-memory state is lost): add --recreate.",
                 )
             if not info.running:
