@@ -215,3 +215,32 @@ def test_logs_escape_what_the_server_wrote(emulator, isolated_env: Path) -> None
 def test_timeouts_must_be_finite(args) -> None:
     result = run_dtsctl(*args, "--timeout", "nan")
     assert result.returncode == 2 and "not a finite number" in result.stderr, result.stderr
+
+
+NO_DOCKER = "unix:///nonexistent/dtsctl-test/docker.sock"  # a socket that does not exist: Docker does not answer
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--tag", "1.0"], "--tag only applies"),
+    (["--image", "example.test/dts:1", "--pull", "always"], "--image and --pull only apply"),
+    (["--dashboard-port", "9000"], "--dashboard-port only applies"),
+])
+def test_auto_falling_back_to_local_refuses_docker_only_flags(emulator, isolated_env: Path, flags, named) -> None:
+    name, port, _ = emulator
+    r = run_dtsctl("emulator", "up", "--name", name, "--port", str(port), *flags, env={"DOCKER_HOST": NO_DOCKER})
+    assert r.returncode == 2, r.stderr
+    assert "Docker is not available (no Docker Engine socket at /nonexistent/dtsctl-test/docker.sock)" in r.stderr
+    assert named + " to the Docker engine" in r.stderr and "Use '--engine local' without" in r.stderr
+    assert not (isolated_env / ".local" / "state" / "dtsctl" / "local" / name).exists()
+
+
+def test_engine_local_refuses_docker_only_flags_and_auto_without_them_falls_back(emulator) -> None:
+    name, port, _ = emulator
+    for flags in (["--tag", "1.0"], ["--pull", "never"], ["--dashboard-port", "9000"], ["--image", "x"]):
+        r = up(name, port, *flags)
+        assert r.returncode == 2 and f"{flags[0]} does not apply to the local engine (--engine local)" in r.stderr, r.stderr
+    plain = run_dtsctl("emulator", "up", "--name", name, "--port", str(port), env={"DOCKER_HOST": NO_DOCKER})
+    assert plain.returncode == 0 and "no Docker Engine" in plain.stdout, plain.stderr
+    # An existing local emulator: a Docker-only flag would be ignored, so it is refused too.
+    again = run_dtsctl("emulator", "up", "--name", name, "--tag", "1.0")
+    assert again.returncode == 2 and f"The emulator '{name}' runs on the local engine, where --tag does not apply" in again.stderr

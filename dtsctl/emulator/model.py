@@ -52,6 +52,11 @@ EmulatorState = Literal["created", "running", "paused", "restarting", "removing"
 FLAG_SETTINGS = {"--port": "port", "--bind": "bind", "--tag": "image", "--image": "image",
                  "--dashboard-port": "dashboard_port"}
 
+#: `up` flags that mean something only to the Docker engine: the local engine runs no image and
+#: serves no dashboard. (--env is not one: the local engine passes it to its server, which reads
+#: DTS_TASK_HUB_NAMES, DTS_USE_DYNAMIC_TASK_HUBS and grpc's own GRPC_* variables from it.)
+DOCKER_ONLY_FLAGS = ("--tag", "--image", "--pull", "--dashboard-port")
+
 # Progress callback: a pull reports (layer id, status, current bytes, total bytes).
 PullProgress = Callable[[str, str, int | None, int | None], None]
 
@@ -99,6 +104,11 @@ class EmulatorSpec:
             doc["image"] = self.image
             doc["dashboard_port"] = self.dashboard_port
         return doc
+
+    @property
+    def docker_only_given(self) -> tuple[str, ...]:
+        """The Docker-only flags the user typed, in DOCKER_ONLY_FLAGS order."""
+        return tuple(f for f in DOCKER_ONLY_FLAGS if f in (self.given or ()))
 
     def _typed_environment(self) -> dict[str, str]:
         """The variables of environment() that the flags the user typed set (given is not None)."""

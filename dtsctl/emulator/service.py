@@ -216,13 +216,48 @@ def _conflict(name: str) -> EmulatorError:
     )
 
 
+def _flags_text(flags: tuple[str, ...]) -> tuple[str, str]:
+    """('--tag and --pull', 'apply') or ('--tag', 'applies'): flags and a verb that agrees."""
+    text = ", ".join(flags[:-1]) + " and " + flags[-1] if len(flags) > 1 else flags[0]
+    return text, "apply" if len(flags) > 1 else "applies"
+
+
+def _refuse_docker_only(spec: EmulatorSpec, engines: Engines, choice: EngineChoice) -> None:
+    """Docker-only flags typed for an emulator that will run on the local engine are a usage error
+    that says why it would be local, before anything is created or removed (ignored, they would
+    leave the user believing they took effect)."""
+    flags = spec.docker_only_given
+    if not flags or choice == "docker":
+        return
+    text, verb = _flags_text(flags)
+    not_verb = "do not apply" if len(flags) > 1 else "does not apply"
+    if choice == "local":
+        raise UsageError(f"{text} {not_verb} to the local engine (--engine local): it runs no image and serves no dashboard.",
+                         hint=f"Leave out {text}, or use '--engine docker'.")
+    if spec.wants_data:
+        raise UsageError(f"--persist and --data run the local engine (only it keeps state), and {text} only {verb} "
+                         "to the Docker engine.", hint=f"Leave out {text}, or leave out --persist and --data.")
+    ok, why = engines.docker_available()
+    if not ok:
+        raise UsageError(f"Docker is not available ({why}), and {text} only {verb} to the Docker engine: "
+                         "--engine auto would start the local engine without them.",
+                         hint=f"Use '--engine local' without {text}, or start the Docker Engine and run this again.")
+
+
 def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: float, recreate: bool,
         keep_on_failure: bool, progress: PullProgress | None, phase: Phase) -> UpResult:
     found = engines.locate(spec.name, "auto" if choice == "auto" else choice)
+    if found is None or recreate:
+        _refuse_docker_only(spec, engines, choice)  # a new emulator: which engine, and why
     action: UpAction = "created"
     if found is not None:
         engine, info = found
         reason = f"an emulator named '{spec.name}' already exists on the {engine.kind} engine"
+        if engine.kind == "local" and spec.docker_only_given and not recreate:
+            text, _ = _flags_text(spec.docker_only_given)
+            raise UsageError(f"The emulator '{spec.name}' runs on the local engine, where {text} "
+                             f"{'do' if len(spec.docker_only_given) > 1 else 'does'} not apply.",
+                             hint=f"Leave out {text} to use it, or use another --name for an emulator on Docker.")
         if recreate:
             phase(f"removing the existing '{spec.name}' ({engine.kind})")
             engine.remove(spec.name)
