@@ -244,3 +244,50 @@ def test_engine_local_refuses_docker_only_flags_and_auto_without_them_falls_back
     # An existing local emulator: a Docker-only flag would be ignored, so it is refused too.
     again = run_dtsctl("emulator", "up", "--name", name, "--tag", "1.0")
     assert again.returncode == 2 and f"The emulator '{name}' runs on the local engine, where --tag does not apply" in again.stderr
+
+
+def test_list_shows_every_local_emulator_and_says_docker_was_not_asked(emulator, isolated_env: Path) -> None:
+    name, port, _ = emulator
+    env = {"DOCKER_HOST": NO_DOCKER}
+    none = run_dtsctl("emulator", "list", env=env)
+    assert none.returncode == 0 and none.stdout == "", none.stderr
+    assert "note: Docker containers are not listed: Docker is not available (no Docker Engine socket at" in none.stderr
+    assert "No emulators on the local engine yet: start one with 'dtsctl emulator up'." in none.stderr
+    assert json.loads(run_dtsctl("emulator", "list", "-o", "json", env=env).stdout) == []
+
+    kept = f"{name}-kept"
+    data = isolated_env / "kept.sqlite3"
+    try:
+        assert up(name, port, "--task-hub", "orders").returncode == 0
+        assert up(kept, free_port(), "--data", str(data)).returncode == 0
+        assert run_dtsctl("emulator", "down", "--name", kept, "--keep").returncode == 0
+        text = run_dtsctl("emulator", "list", env=env)
+        assert text.returncode == 0, text.stderr
+        lines = text.stdout.splitlines()
+        assert lines[0].split() == ["NAME", "ENGINE", "STATE", "ENDPOINT", "TASK", "HUBS", "DATA", "FILE"]
+        assert lines[1].split() == [name, "local", "running", f"http://localhost:{port}", "orders", "in", "memory"]
+        assert lines[2].split()[:3] == [kept, "local", "stopped"] and lines[2].split()[-1] == str(data)
+        docs = json.loads(run_dtsctl("emulator", "list", "-o", "json", env=env).stdout)
+        assert [(d["name"], d["engine"], d["status"], d["port"], d["task_hubs"], d["data_file"]) for d in docs] == [
+            (name, "local", "running", port, ["orders"], None),
+            (kept, "local", "stopped", docs[1]["port"], ["default"], str(data))]
+        assert set(docs[0]) == {"engine", "name", "image", "status", "endpoint", "connection_string", "dashboard_url",
+                                "task_hubs", "data_file", "port", "pid", "container_id", "managed"}
+        local_only = run_dtsctl("emulator", "list", "--engine", "local", "-o", "jsonl")
+        assert local_only.returncode == 0 and local_only.stderr == ""
+        assert [json.loads(line)["name"] for line in local_only.stdout.splitlines()] == [name, kept]
+        assert run_dtsctl("emulator", "list", "--engine", "docker", env=env).returncode == 4
+    finally:
+        run_dtsctl("emulator", "down", "--name", kept, "--delete-data")
+
+
+@pytest.mark.parametrize("command", ["status", "down", "logs", "restart", "env", "dashboard"])
+def test_no_emulator_named_x_lists_the_ones_there_are(emulator, command) -> None:
+    name, port, _ = emulator
+    env = {"DOCKER_HOST": NO_DOCKER}
+    r = run_dtsctl("emulator", command, "--name", "nosuch", env=env)
+    assert r.returncode in (0, 1, 3) and "No emulator named 'nosuch'" in r.stdout + r.stderr
+    assert "dtsctl knows no emulator: start one with 'dtsctl emulator up --name nosuch'." in r.stdout + r.stderr
+    assert up(name, port).returncode == 0
+    r = run_dtsctl("emulator", command, "--name", "nosuch", env=env)
+    assert f"The emulators dtsctl knows: {name} (local) ('dtsctl emulator list')" in r.stdout + r.stderr, r.stderr

@@ -44,6 +44,10 @@ class FakeDocker:
             return None
         return info_from_attrs(self.attrs, container_id="c0ffee")
 
+    def emulators(self):
+        self.calls.append("emulators")
+        return [info_from_attrs(self.attrs, container_id="c0ffee")] if self.attrs else []
+
     def start(self, name):
         self.calls.append("start")
         self.attrs["State"]["Status"] = "running"
@@ -147,3 +151,33 @@ def test_wanted_settings_take_the_recorded_values_of_flags_not_typed() -> None:
     assert typed["port"] == 18080 and typed["image"] == MADE.image
     # A key an older emulator did not record is not compared (settings_differ), whatever it is.
     assert "image" not in {k for k in cli_spec(port=1).wanted_settings("local", {"port": 1})}
+
+
+def test_list_has_the_docker_containers_and_names_them_when_one_is_missing() -> None:
+    docker = FakeDocker(MADE, "running")
+    engines = engines_with(docker)
+    listing = service.list_emulators(engines)
+    assert listing.docker_skipped is None
+    assert [(i.name, i.engine, i.state, i.port, i.task_hubs) for i in listing.emulators] == [
+        ("d1", "docker", "running", 18080, ("orders",))]
+    assert service.absent_hint(engines, "other") == (
+        "The emulators dtsctl knows: d1 (docker) ('dtsctl emulator list'); "
+        "'dtsctl emulator up --name other' starts a new one.")
+
+
+def test_a_missing_name_never_asks_docker_when_the_command_did_not_already() -> None:
+    # The hint of "No emulator named X" must not add a Docker call that could hang.
+    docker = FakeDocker(MADE, "running")
+    engines = service.Engines(environ={})
+    engines._docker, engines._local = docker, NoLocal()
+    assert service.absent_hint(engines, "x", "auto").startswith("dtsctl knows no emulator")
+    assert docker.calls == []
+
+
+def test_list_without_docker_is_the_local_ones_and_the_reason() -> None:
+    engines = engines_with(FakeDocker())
+    engines._docker_status = (False, "no Docker Engine socket at /nowhere")
+    listing = service.list_emulators(engines)
+    assert listing.emulators == [] and listing.docker_skipped == "no Docker Engine socket at /nowhere"
+    with pytest.raises(service.Unreachable):
+        service.list_emulators(engines, "docker")

@@ -1,4 +1,4 @@
-"""`dtsctl emulator up|down|status|logs|restart|dashboard|env`."""
+"""`dtsctl emulator up|down|status|list|logs|restart|dashboard|env`."""
 
 from __future__ import annotations
 
@@ -228,10 +228,13 @@ def down(
     from dtsctl.emulator import service
 
     name = emu.name
-    result = service.down(_engines(), name, keep=keep, delete_data=delete_data, choice=emu.engine)
+    engines = _engines()
+    result = service.down(engines, name, keep=keep, delete_data=delete_data, choice=emu.engine)
     flag = "" if name == DEFAULT_NAME else f" --name {name}"
+    nothing = f"No emulator named '{name}'; nothing to do." if result.action != "nothing" else (
+        f"No emulator named '{name}'; nothing to do. {service.absent_hint(engines, name, emu.engine)}")
     text = {
-        "nothing": f"No emulator named '{name}'; nothing to do.",
+        "nothing": nothing,
         "stopped": f"Stopped '{name}' ({result.engine} engine); 'dtsctl emulator restart{flag}' starts it again with its settings.",
         "removed": f"Removed '{name}' ({result.engine} engine).",
     }[result.action]
@@ -261,8 +264,10 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
                "data_bytes": engines.local.data_bytes(kept) if kept else None}  # type: ignore[attr-defined]
         flag = f" --name {name}" if name != DEFAULT_NAME else ""
 
+        others = service.absent_hint(engines, name, emu.engine)
+
         def absent(w: TextWriter) -> None:
-            w.line(f"No emulator named '{name}'. Start one: dtsctl emulator up{flag}")
+            w.line(f"No emulator named '{name}'. {others}")
             if kept:
                 w.line(f"The data an earlier '{name}' kept is in {kept} ({size_text(doc['data_bytes'])}): "
                        f"'dtsctl emulator up{flag} --persist' uses it again.")
@@ -301,6 +306,46 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
     cx.emit(doc, human)
     if not (info.running and info.ready):
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def list_record(info: EmulatorInfo) -> dict[str, object]:
+    """One emulator of `emulator list -o json`: the `up` fields, its port, pid or container, and
+    whether dtsctl made it (a Docker container that only looks like an emulator is listed too)."""
+    return {**info.to_dict(), "port": info.port, "pid": info.pid, "container_id": info.container_id,
+            "managed": info.managed}
+
+
+@command(app, "list")
+def list_cmd(
+    cx: Cx,
+    engine: Annotated[EngineChoice, typer.Option("--engine", help="auto: both engines (Docker when it answers); docker or local: that one only.",
+                                                 case_sensitive=False)] = "auto",
+) -> None:
+    """Every emulator dtsctl knows: the local engine's, and the Docker Engine's when it answers. Exit 0, also when there is none."""
+    from dtsctl.emulator import service
+
+    listing = service.list_emulators(_engines(), engine)
+    if listing.docker_skipped is not None:
+        cx.note(f"Docker containers are not listed: Docker is not available ({listing.docker_skipped}).")
+    found = listing.emulators
+    if not found:
+        where = "on the local engine " if listing.docker_skipped is not None or engine == "local" else ""
+        cx.note(f"No emulators {where}yet: start one with 'dtsctl emulator up'.")
+    docs = [list_record(info) for info in found]
+    with_data = any(info.data_file for info in found)
+
+    def row(info: EmulatorInfo) -> list[object]:
+        hubs = ", ".join(info.task_hubs) + (" (+ dynamic)" if info.dynamic_task_hubs else "")
+        engine_text = info.engine if info.managed else f"{info.engine} (not dtsctl's)"
+        cells: list[object] = [info.name, engine_text, info.state, info.endpoint or "-", hubs or "-"]
+        return cells + ([info.data_file or "in memory"] if with_data else [])
+
+    def human(w: TextWriter) -> None:
+        if found:
+            w.table(["Name", "Engine", "State", "Endpoint", "Task hubs"] + (["Data file"] if with_data else []),
+                    [row(info) for info in found])
+
+    cx.emit(docs, human, items=docs)
 
 
 @command(app, "logs", options={"emu": EMULATOR})

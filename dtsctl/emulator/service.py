@@ -26,7 +26,7 @@ from dtsctl.emulator.model import (
     StateFolderError,
     settings_differ,
 )
-from dtsctl.errors import ExitCode, NotFound, Unreachable, UsageError
+from dtsctl.errors import DtsctlError, ExitCode, NotFound, Unreachable, UsageError
 
 #: What `up` (and `restart`) did: made a new emulator, started a stopped one, found it running,
 #: removed and made it again (--recreate), stopped and started it.
@@ -76,6 +76,11 @@ class Engines:
         if self._docker_status is None:
             self._docker_status = self.docker.available()
         return self._docker_status
+
+    @property
+    def docker_asked(self) -> bool:
+        """Whether this command has already asked the Docker Engine if it answers."""
+        return self._docker_status is not None
 
     def get(self, kind: EngineKind) -> Engine:
         return self.docker if kind == "docker" else self.local
@@ -329,11 +334,66 @@ def _check_data(info: EmulatorInfo, spec: EmulatorSpec) -> None:
              f"'dtsctl emulator down --name {name}' first ({recorded} is kept).")
 
 
+@dataclass
+class Listing:
+    """Every emulator dtsctl knows on the engines asked, and why Docker was not asked (None: it was)."""
+
+    emulators: list[EmulatorInfo]
+    docker_skipped: str | None = None
+
+
+def list_emulators(engines: Engines, choice: EngineChoice = "auto") -> Listing:
+    """The local engine's emulators (its state folder), then the Docker Engine's emulator containers
+    when it answers (with --engine docker, Unreachable when it does not). No readiness call: a
+    list must stay quick; `status --name N` checks one."""
+    found: list[EmulatorInfo] = []
+    if choice != "docker":
+        local = engines.local
+        found.extend(info for info in map(local.find, local.names()) if info is not None)
+    skipped = None
+    if choice != "local":
+        ok, why = engines.docker_available()
+        if not ok and choice == "docker":
+            raise Unreachable(f"Cannot use Docker: {why}.", hint="Start the Docker Engine, or list the local engine's "
+                                                                 "emulators with --engine local.")
+        if ok:
+            try:
+                found.extend(sorted(engines.docker.emulators(), key=lambda i: i.name))  # type: ignore[attr-defined]
+            except DtsctlError as exc:
+                if choice == "docker":
+                    raise
+                skipped = exc.message.rstrip(".")
+        else:
+            skipped = why
+    return Listing(found, skipped)
+
+
+def known_names(engines: Engines, choice: EngineChoice = "auto") -> list[tuple[str, EngineKind]]:
+    """(name, engine) of the emulators on the engines `choice` allows, without asking Docker when it
+    is not known to answer (for a "no emulator named X" message: it must not add a wait)."""
+    names: list[tuple[str, EngineKind]] = []
+    if choice != "docker":
+        names.extend((n, "local") for n in engines.local.names())  # type: ignore[attr-defined]
+    if choice != "local" and (engines.docker_asked or choice == "docker") and engines.docker_available()[0]:
+        with contextlib.suppress(DtsctlError):
+            names.extend((i.name, "docker") for i in engines.docker.emulators())  # type: ignore[attr-defined]
+    return names
+
+
+def absent_hint(engines: Engines, name: str, choice: EngineChoice = "auto") -> str:
+    """What to say after "No emulator named X.": the ones that exist, or that there are none and how to start one."""
+    flag = f" --name {name}" if name != DEFAULT_NAME else ""
+    known = [(n, kind) for n, kind in known_names(engines, choice) if n != name]
+    if not known:
+        return f"dtsctl knows no emulator: start one with 'dtsctl emulator up{flag}'."
+    listed = ", ".join(f"{n} ({kind})" for n, kind in known)
+    return f"The emulators dtsctl knows: {listed} ('dtsctl emulator list'); 'dtsctl emulator up{flag}' starts a new one."
+
+
 def require(engines: Engines, name: str, choice: EngineChoice = "auto") -> tuple[Engine, EmulatorInfo]:
     found = engines.locate(name, choice)
     if found is None:
-        raise NotFound(f"No emulator named '{name}'.", hint="Start one with 'dtsctl emulator up'" +
-                       (f" --name {name}" if name != DEFAULT_NAME else "") + ".")
+        raise NotFound(f"No emulator named '{name}'.", hint=absent_hint(engines, name, choice))
     return found
 
 
