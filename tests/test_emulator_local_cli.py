@@ -291,3 +291,28 @@ def test_no_emulator_named_x_lists_the_ones_there_are(emulator, command) -> None
     assert up(name, port).returncode == 0
     r = run_dtsctl("emulator", command, "--name", "nosuch", env=env)
     assert f"The emulators dtsctl knows: {name} (local) ('dtsctl emulator list')" in r.stdout + r.stderr, r.stderr
+
+
+def test_a_failed_up_leaves_nothing_unless_keep_on_failure(emulator, isolated_env: Path) -> None:
+    name, port, _ = emulator
+    folder = isolated_env / ".local" / "state" / "dtsctl" / "local" / name
+    damaged = isolated_env / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database\n" * 10)
+    with held_port(port):
+        taken = up(name, port)
+        assert taken.returncode == 1 and "in use" in taken.stderr and "left in place" not in taken.stderr
+        assert not folder.exists()
+        kept = up(name, port, "--keep-on-failure")
+    assert kept.returncode == 1, kept.stderr
+    log = folder / "server.log"
+    assert f"It was left in place (--keep-on-failure), stopped: its log is {log}; " \
+           f"'dtsctl emulator down --name {name}' removes it." in kept.stderr
+    assert log.is_file() and "cannot listen for gRPC" in log.read_text()
+    status = run_dtsctl("emulator", "status", "--name", name, "-o", "json")
+    assert status.returncode == 1 and json.loads(status.stdout)["status"] == "stopped"
+    assert run_dtsctl("emulator", "down", "--name", name).returncode == 0
+    assert not folder.exists()
+
+    refused = up(name, port, "--data", str(damaged))
+    assert refused.returncode == 2 and "damaged" in refused.stderr, refused.stderr
+    assert not folder.exists() and damaged.read_bytes() == b"not a database\n" * 10

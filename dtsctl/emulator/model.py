@@ -251,8 +251,10 @@ class Engine(Protocol):
     def find(self, name: str) -> EmulatorInfo | None:
         """The emulator with this name, in any state, or None."""
 
-    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None) -> EmulatorInfo:
-        """Create and start a new emulator (pulling the image per spec.pull). No readiness wait."""
+    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None, *,
+               keep_on_failure: bool = False) -> EmulatorInfo:
+        """Create and start a new emulator (pulling the image per spec.pull). No readiness wait.
+        A failure removes what it made, unless `keep_on_failure` (then its error says where it is)."""
 
     def start(self, name: str) -> EmulatorInfo:
         """Start a stopped emulator again."""

@@ -174,7 +174,9 @@ def _fail_start(engine: Engine, info: EmulatorInfo, probe: readiness.Probe, time
     running, _ = engine.alive(info.name)
     if not keep:
         engine.remove(info.name)
-    left = f" It was left in place (--keep-on-failure): 'dtsctl emulator logs --name {info.name}'." if keep else ""
+    log = f"its log is {info.log_path}, " if info.log_path else ""
+    left = (f" It was left in place (--keep-on-failure): {log}'dtsctl emulator logs --name {info.name}' shows it."
+            if keep else "")
     if not running:
         return EmulatorError(
             f"The emulator '{info.name}' exited while starting ({probe.detail}).{left}",
@@ -290,7 +292,7 @@ def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: 
         engine, reason = engines.choose(choice, persist=spec.wants_data)
         phase(f"creating '{spec.name}' on the {engine.kind} engine")
         try:
-            info = engine.create(spec, progress)
+            info = engine.create(spec, progress, keep_on_failure=keep_on_failure)
         except EmulatorExists:
             # Docker refused a second container of this name: it is the other command's, never ours to remove.
             raise _conflict(spec.name) from None
