@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -316,3 +317,27 @@ def test_a_failed_up_leaves_nothing_unless_keep_on_failure(emulator, isolated_en
     refused = up(name, port, "--data", str(damaged))
     assert refused.returncode == 2 and "damaged" in refused.stderr, refused.stderr
     assert not folder.exists() and damaged.read_bytes() == b"not a database\n" * 10
+
+
+def test_status_of_a_killed_emulator_shows_its_last_log_lines_and_never_none(emulator) -> None:
+    name, port, started = emulator
+    assert up(name, port).returncode == 0
+    pid = json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)["pid"]
+    started.append(pid)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_gone([pid]) == []
+    killed = run_dtsctl("emulator", "status", "--name", name)
+    assert killed.returncode == 1, killed.stderr
+    lines = killed.stdout.splitlines()
+    assert lines[0] == f"{name}: exited, not running (its process ended without dtsctl: killed or crashed)"
+    at = lines.index(next(line for line in lines if line.startswith("Its last ")))
+    tail = lines[at + 1:]
+    assert lines[at] == f"Its last {len(tail)} log lines ('dtsctl emulator logs --name {name}' shows all):"
+    assert 1 <= len(tail) <= 10 and tail[-1].endswith(f"ready (pid {pid})") and "engine starting" in tail[0]
+    never_none = re.compile(r"(?<!Authentication=)\bNone\b")  # Authentication=None is the connection string's
+    assert not never_none.search(killed.stdout + killed.stderr)
+    assert run_dtsctl("emulator", "down", "--name", name, "--keep").returncode == 0
+    stopped = run_dtsctl("emulator", "status", "--name", name)
+    assert stopped.stdout.startswith(f"{name}: stopped, not running (stopped by dtsctl; "
+                                     f"'dtsctl emulator up --name {name}' starts it again)")
+    assert not never_none.search(stopped.stdout + stopped.stderr) and "Its last" not in stopped.stdout

@@ -181,3 +181,14 @@ def test_list_without_docker_is_the_local_ones_and_the_reason() -> None:
     assert listing.emulators == [] and listing.docker_skipped == "no Docker Engine socket at /nowhere"
     with pytest.raises(service.Unreachable):
         service.list_emulators(engines, "docker")
+
+
+def test_status_pairs_of_an_emulator_that_knows_little_never_say_none() -> None:
+    from dtsctl.cli.emulator_cmd import _info_pairs
+    from dtsctl.output.render import _plain  # how a text view shows a value (None: "-")
+
+    for engine in ("docker", "local"):
+        bare = EmulatorInfo(engine=engine, name="d", state="exited", port=None, bind=None, task_hubs=())
+        shown = dict((key, _plain(value)) for key, value in _info_pairs(bare))
+        assert all("None" not in text for text in shown.values()), shown
+        assert ("local engine" in shown["Image"]) == (engine == "local")

@@ -125,15 +125,15 @@ def _data_text(info: EmulatorInfo, *, size: bool = False) -> str:
 
 def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
     if info.engine == "docker":
-        where = f"container {info.name} ({info.container_id})"
+        where = f"container {info.name}" + (f" ({info.container_id})" if info.container_id else "")
     else:
         where = f"process {info.pid}" if info.pid else "no process"
     return [
         ("Engine", info.engine),
         ("Running as", where),
-        ("Image", info.image or "built-in (dtsctl local engine)"),
+        ("Image", info.image or ("built-in (dtsctl local engine)" if info.engine == "local" else None)),
         ("gRPC endpoint", info.endpoint),
-        ("Task hubs", ", ".join(info.task_hubs) + (" (+ dynamic)" if info.dynamic_task_hubs else "")),
+        ("Task hubs", (", ".join(info.task_hubs) or "-") + (" (+ dynamic)" if info.dynamic_task_hubs else "")),
         ("Connection string", info.connection_string),
         ("Dashboard", info.dashboard_url or "none (local engine)"),
         ("State", _data_text(info)),
@@ -250,6 +250,27 @@ def down(
     cx.emit(result.to_dict(), lambda w: w.line(text))
 
 
+STATUS_LOG_LINES = 10
+
+
+def _name_flag(name: str) -> str:
+    return "" if name == DEFAULT_NAME else f" --name {name}"
+
+
+def _cell(value: object) -> object:
+    return "-" if value is None else value
+
+
+def _last_log_lines(engines, info: EmulatorInfo) -> list[str]:
+    """The last lines of an emulator's log, or none when it cannot be read (status goes on)."""
+    from dtsctl.errors import DtsctlError
+
+    try:
+        return list(engines.local.logs(info.name, tail=STATUS_LOG_LINES))
+    except (DtsctlError, OSError):
+        return []
+
+
 @command(app, "status", options={"emu": EMULATOR})
 def status(cx: Cx, *, emu: EmulatorRef) -> None:
     """State, readiness (gRPC Hello), ports, image, uptime and task hubs. Exit 0 only when running and ready."""
@@ -285,10 +306,20 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
     doc = info.status_dict()
     if info.engine == "local" and info.running:
         doc["hub_stats"] = hubs
+    # A local emulator that ended by itself (killed, crashed): why is in the last lines of its log.
+    last_lines = _last_log_lines(engines, info) if info.engine == "local" and info.state == "exited" else []
 
     def human(w: TextWriter) -> None:
-        ready = "ready" if info.ready else f"not ready ({info.ready_detail})"
-        w.line(f"{info.name}: {info.state}, {ready}", colour="green" if info.ready else "red", bold=True)
+        if info.running:
+            head = f"{info.name}: running, " + ("ready" if info.ready else f"not ready ({info.ready_detail or 'no answer'})")
+        else:
+            head = f"{info.name}: {info.state}, not running" + {
+                "stopped": " (stopped by dtsctl; 'dtsctl emulator up" + _name_flag(name) + "' starts it again)",
+                "exited": " (its process ended without dtsctl: killed or crashed)",
+            }.get(info.state, "")
+        w.line(head, colour="green" if info.ready else "red", bold=True)
+        if info.state == "dead" and info.ready_detail:
+            w.line(info.ready_detail[:1].upper() + info.ready_detail[1:] + ".")
         pairs = _info_pairs(info)
         ports = (f"{info.bind}:{info.port} -> gRPC" + (f", {info.bind}:{info.dashboard_port} -> dashboard"
                                                        if info.dashboard_port else "")) if info.port else None
@@ -301,7 +332,12 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
         if hubs and hubs.get("task_hubs"):
             w.line()
             w.table(["Task hub", "Instances", "Workers"],
-                    [[h["name"], h.get("instances"), h.get("workers")] for h in hubs["task_hubs"]])
+                    [[h["name"], _cell(h.get("instances")), _cell(h.get("workers"))] for h in hubs["task_hubs"]])
+        if last_lines:
+            w.line()
+            w.line(f"Its last {len(last_lines)} log lines ('dtsctl emulator logs{_name_flag(name)}' shows all):")
+            for line in last_lines:
+                w.line("  " + line)
 
     cx.emit(doc, human)
     if not (info.running and info.ready):
