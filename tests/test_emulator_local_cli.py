@@ -341,3 +341,23 @@ def test_status_of_a_killed_emulator_shows_its_last_log_lines_and_never_none(emu
     assert stopped.stdout.startswith(f"{name}: stopped, not running (stopped by dtsctl; "
                                      f"'dtsctl emulator up --name {name}' starts it again)")
     assert not never_none.search(stopped.stdout + stopped.stderr) and "Its last" not in stopped.stdout
+
+
+def test_name_completes_the_local_emulators(emulator) -> None:
+    import subprocess
+    import sys
+
+    name, port, _ = emulator
+    exe = str(Path(sys.executable).with_name("dtsctl"))
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_DTSCTL_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split(" ")) - 1), "DOCKER_HOST": NO_DOCKER}
+        return subprocess.run([exe], env=env, capture_output=True, text=True, check=False, timeout=30).stdout.split()
+
+    assert complete("dtsctl emulator status --name ") == []
+    assert up(name, port).returncode == 0
+    for command in ("status", "down", "logs", "restart", "env", "up"):
+        assert complete(f"dtsctl emulator {command} --name ") == [name], command
+    assert complete(f"dtsctl emulator status --name {name[:3]}") == [name]
+    assert complete("dtsctl emulator status --name zz") == []

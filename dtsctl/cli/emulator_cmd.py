@@ -52,9 +52,22 @@ class EmulatorRef:
     engine: EngineChoice = "auto"
 
 
+def complete_name(incomplete: str) -> list[str]:
+    """--name completion: the local engine's emulators (a read of its state folder). Docker's
+    containers are left out: asking the Docker Engine can wait seconds for one that does not
+    answer, and a shell waits on every Tab."""
+    from dtsctl.emulator.local_engine import LocalEngine
+
+    try:
+        return [n for n in LocalEngine().names() if n.startswith(incomplete)]
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into the shell
+        return []
+
+
 EMULATOR = OptionSet(
     options=(
-        Option("name", str, DEFAULT_NAME, ("--name",), "The emulator's name (its container name on Docker)."),
+        Option("name", str, DEFAULT_NAME, ("--name",), "The emulator's name (its container name on Docker).",
+               {"autocompletion": complete_name}),
         Option("engine", EngineChoice, "auto", ("--engine",), "auto: Docker when an engine answers, else local.",
                {"case_sensitive": False}),
     ),
