@@ -244,8 +244,9 @@ def down(
     engines = _engines()
     result = service.down(engines, name, keep=keep, delete_data=delete_data, choice=emu.engine)
     flag = "" if name == DEFAULT_NAME else f" --name {name}"
-    nothing = f"No emulator named '{name}'; nothing to do." if result.action != "nothing" else (
-        f"No emulator named '{name}'; nothing to do. {service.absent_hint(engines, name, emu.engine)}")
+    nothing = f"No emulator named '{name}'; nothing to do."
+    if result.action == "nothing" and result.data == "none":  # not even data of that name: a typo?
+        nothing += " " + service.absent_hint(engines, name, emu.engine)
     text = {
         "nothing": nothing,
         "stopped": f"Stopped '{name}' ({result.engine} engine); 'dtsctl emulator restart{flag}' starts it again with its settings.",
