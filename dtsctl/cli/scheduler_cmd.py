@@ -43,7 +43,7 @@ AZURE = OptionSet(
                {"show_default": False}),
         Option("auth", AuthChoice, "default", ("--auth",),
                "How to sign in: default (DefaultAzureCredential), cli (az login), managedidentity, "
-               "workloadidentity, environment, devicecode, browser.", {"case_sensitive": False}),
+               "workloadidentity, environment, devicecode, browser.", {"case_sensitive": False, "metavar": "<kind>"}),
     ),
     build=lambda v, _given: AzureArgs(v["subscription"], v["resource_group"], v["arm_endpoint"], v["auth"].lower()),
     panel=AZURE_PANEL,
@@ -183,8 +183,9 @@ AllowOpt = Annotated[Optional[list[str]], typer.Option("--allow", help="An addre
                                                        show_default=False)]
 MyIpOpt = Annotated[bool, typer.Option("--allow-my-ip", help="Let this machine's public address in (asked of an IP echo service).")]
 DenyAllOpt = Annotated[bool, typer.Option("--deny-all", help="Allow an empty IP allowlist, which denies every caller.")]
-AccessOpt = Annotated[Optional[NetworkAccess], typer.Option("--public-network-access", help="Public network access.",
-                                                            case_sensitive=False, show_default=False)]
+AccessOpt = Annotated[Optional[NetworkAccess], typer.Option("--public-network-access",
+                                                            help="Public network access: enabled or disabled.",
+                                                            metavar="<state>", case_sensitive=False, show_default=False)]
 LocationOpt = Annotated[Optional[str], typer.Option("--location", "-l", help="Azure region, for example westus2.",
                                                   show_default=False)]
 TagOpt = Annotated[Optional[list[str]], typer.Option("--tag", help="A tag NAME=VALUE (repeatable).", show_default=False)]
@@ -196,7 +197,7 @@ def create(
     name: Annotated[str, typer.Argument(help="The new scheduler's name (3 to 64 letters, digits, hyphens).")],
     location: LocationOpt = None,
     sku: Annotated[SkuChoice, typer.Option("--sku", help="Consumption (pay per use) or Dedicated (capacity units).",
-                                           case_sensitive=False)] = "consumption",
+                                           metavar="<sku>", case_sensitive=False)] = "consumption",
     capacity: CapacityOpt = None,
     allow: AllowOpt = None,
     allow_my_ip: MyIpOpt = False,
