@@ -66,8 +66,10 @@ def up(
     task hub, Durable Task Data Contributor for you on it, and a profile; then waits until the data
     plane answers you.
 
-    Example:
+    Examples:
       dtsctl azure up my-scheduler -g my-group -l westus2
+      dtsctl azure up my-scheduler -g my-group -l westus2 --task-hub orders
+      dtsctl azure up my-scheduler -g my-group -l westus2 --auth cli
     """
     from dtsctl.azure import up as core
     from dtsctl.config import paths, profiles

@@ -129,8 +129,10 @@ def scheduler_pairs(v: SchedulerView) -> list[tuple[str, Any]]:
 def list_(cx: Cx, *, azure: AzureArgs) -> None:
     """The schedulers in the subscription (or the resource group -g), with their task hubs.
 
-    Example:
+    Examples:
       dtsctl scheduler list -g my-group
+      dtsctl scheduler list
+      dtsctl scheduler list -o json | jq -r '.[].properties.endpoint'
     """
     from dtsctl.azure import schedulers
 
@@ -153,8 +155,9 @@ def show(cx: Cx, name: Annotated[Optional[str], typer.Argument(help=SCHEDULER_AR
          *, azure: AzureArgs) -> None:
     """Everything about one scheduler: settings, task hubs, retention, dashboard.
 
-    Example:
+    Examples:
       dtsctl scheduler show my-scheduler -g my-group
+      dtsctl scheduler show --profile prod
     """
     from dtsctl.azure import schedulers
 
@@ -210,8 +213,10 @@ def create(
 ) -> None:
     """Create a scheduler (or find it there with the same settings).
 
-    Example:
+    Examples:
       dtsctl scheduler create my-scheduler -g my-group -l westus2 --allow-my-ip
+      dtsctl scheduler create my-scheduler -g my-group -l westus2 --sku dedicated
+      dtsctl scheduler create my-scheduler -g my-group -l westus2 --no-wait
     """
     from dtsctl.azure import schedulers
 
@@ -288,8 +293,10 @@ def update(
 ) -> None:
     """Change a scheduler's capacity, IP allowlist, network access or tags; shows the change first.
 
-    Example:
-      dtsctl scheduler update my-scheduler -g my-group --allow 203.0.113.0/24 --disallow 198.51.100.7
+    Examples:
+      dtsctl scheduler update my-scheduler -g my-group --allow 203.0.113.0/24
+      dtsctl scheduler update my-scheduler -g my-group --disallow 198.51.100.7
+      dtsctl scheduler update my-scheduler -g my-group --capacity 2 --tag env=prod
     """
     from dtsctl.azure import schedulers
 
@@ -330,7 +337,8 @@ def delete(
 ) -> None:
     """Delete a scheduler; refused while it has task hubs unless --with-task-hubs.
 
-    Example:
+    Examples:
+      dtsctl scheduler delete my-scheduler -g my-group
       dtsctl scheduler delete my-scheduler -g my-group --with-task-hubs --yes
     """
     from dtsctl.azure import schedulers
