@@ -74,8 +74,8 @@ def root(
         typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True),
     ] = False,
 ) -> None:
-    """dtsctl is the command line for Azure Durable Task Scheduler (DTS): run the emulator, check and
-    build connection strings, find what stops an app reaching its scheduler (doctor), start and
+    """The command line for Azure Durable Task Scheduler (DTS): run the emulator, check and build
+    connection strings, find what stops an app reaching its scheduler (doctor), start and
     inspect orchestration instances and entities, and set up schedulers in Azure.
 
     Start here:
