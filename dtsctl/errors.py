@@ -25,6 +25,25 @@ def as_clause(text: object) -> str:
     return str(text).strip().rstrip(".")
 
 
+# The marks another program's message may end with that already end a sentence ("..." included).
+_SENTENCE_ENDS = ("?", "!", "…", "...")
+
+
+def sentence(text: object) -> str:
+    """`text` as one sentence ending in exactly one full stop. For a dtsctl sentence that ends with
+    another program's words ("The scheduler rejected the request: " + a gRPC detail), which may
+    bring their own '.', so that no message reads 'bad input..'; their '?', '!' or '...' is kept."""
+    body = str(text).strip()
+    if body.endswith(_SENTENCE_ENDS):
+        return body
+    return body.rstrip(".").rstrip() + "."
+
+
+def sentences(*texts: object) -> str:
+    """Sentences joined with a space, each ending once (see `sentence`); empty ones left out."""
+    return " ".join(sentence(t) for t in texts if t is not None and str(t).strip())
+
+
 class DtsctlError(Exception):
     """Base of every error a user may see. `message` says what went wrong, `hint` what to do next.
 

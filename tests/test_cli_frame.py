@@ -125,6 +125,19 @@ def test_stdin_dash_reads_the_connection_string() -> None:
     assert r.exit_code == 0 and r.json()["parsed"]["port"] == 8080
 
 
+def test_validate_names_its_source_stdin_argument_or_the_resolved_one() -> None:
+    """'-' is standard input, not 'the argument' (the text says where the string came from)."""
+    r = invoke("connection", "validate", "-", "-o", "json", input=GOOD + "\n")
+    assert r.json()["source"] == {"kind": "stdin", "name": "standard input", "profile": None}
+    text = invoke("connection", "validate", "-", input=GOOD + "\n").stdout
+    assert text.splitlines()[0] == "Connection string is valid (from standard input)"
+    assert invoke("connection", "validate", GOOD, "-o", "json").json()["source"]["kind"] == "argument"
+    assert "(from the argument)" in invoke("connection", "validate", GOOD).stdout
+    env = {"DURABLE_TASK_SCHEDULER_CONNECTION_STRING": GOOD}
+    assert invoke("connection", "validate", "-o", "json", env=env).json()["source"] == {
+        "kind": "environment", "name": "DURABLE_TASK_SCHEDULER_CONNECTION_STRING", "profile": None}
+
+
 def test_argument_and_flag_together_is_a_usage_error() -> None:
     r = invoke("connection", "validate", GOOD, "-c", GOOD)
     assert r.exit_code == 2 and "not both" in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -44,6 +45,32 @@ def test_profile_drives_the_target(config_file: Path) -> None:
     assert doc["profile"] == "prod"
     assert doc["sources"]["endpoint"] == {"kind": "profile", "name": "profile 'prod' (current profile)", "profile": "prod"}
     assert doc["target"]["scheduler"] == "prod" and doc["target"]["region"] == "westus2"
+
+
+def test_a_selected_profile_that_gave_nothing_is_not_named(config_file: Path) -> None:
+    """connection show and doctor name the profile only when it supplied the string or the task hub."""
+    invoke("config", "set", "prod", "-c", AZ)  # current, but the environment gives every value
+    env = {"DURABLE_TASK_SCHEDULER_CONNECTION_STRING": LOCAL.replace("8080", "1")}
+    shown = invoke("connection", "show", "-o", "json", env=env).json()
+    assert shown["profile"] is None and shown["sources"]["endpoint"]["kind"] == "environment"
+    assert "none ('prod' is selected, but other settings gave every value)" in invoke("connection", "show", env=env).stdout
+    r = run_dtsctl("doctor", "-o", "json", "--timeout", "0.5", env=env)
+    assert json.loads(r.stdout)["target"]["profile"] is None
+    # A profile that gives only the task hub is named.
+    invoke("config", "set", "hubonly", "-c", AZ, "--task-hub", "hub9")
+    shown = invoke("connection", "show", "--profile", "hubonly", "-c", LOCAL, "-o", "json").json()
+    assert shown["profile"] == "hubonly" and shown["sources"]["task_hub"]["profile"] == "hubonly"
+    r = run_dtsctl("doctor", "-o", "json", "--timeout", "0.5", "--profile", "hubonly", "-c", LOCAL.replace("8080", "1"))
+    assert json.loads(r.stdout)["target"]["profile"] == "hubonly"
+
+
+def test_set_accepts_a_workload_identity_string_without_the_token_file_here(config_file: Path) -> None:
+    """The pod's webhook sets AZURE_FEDERATED_TOKEN_FILE (unset in tests): a warning, and it is saved."""
+    wi = AZ.replace("ManagedIdentity", "WorkloadIdentity") + ";ClientID=11111111-2222-3333-4444-555555555555"
+    r = invoke("config", "set", "aks", "-c", wi)
+    assert r.exit_code == 0, r.stderr
+    assert "warning" in r.stderr and "workload-identity-missing" in r.stderr and "AZURE_FEDERATED_TOKEN_FILE" in r.stderr
+    assert invoke("config", "show", "aks", "-o", "json").json()["valid"] is True
 
 
 def test_file_is_private_and_written_atomically(config_file: Path) -> None:
@@ -172,3 +199,30 @@ def test_a_bad_subscription_in_the_file_is_a_file_error(config_file: Path) -> No
     config_file.write_text('[profiles.prod]\nconnection_string = "x"\nsubscription = "nope"\n')
     r = invoke("config", "list")
     assert r.exit_code == 2 and "'subscription' in [profiles.prod]" in r.stderr and str(config_file) in r.stderr
+
+
+def test_list_and_show_give_the_task_hub_in_use_and_its_source(config_file: Path) -> None:
+    """The hub a profile makes dtsctl use: TaskHub in its string, or its task_hub setting (which wins)."""
+    bare = "Endpoint=http://localhost:8080;Authentication=None"
+    assert invoke("config", "set", "instring", "-c", AZ).exit_code == 0
+    assert invoke("config", "set", "setting", "-c", bare, "--task-hub", "hub3").exit_code == 0
+    assert invoke("config", "set", "both", "-c", AZ, "--task-hub", "hub2").exit_code == 0
+    assert invoke("config", "set", "none", "-c", bare, "--force").exit_code == 0  # no hub: an error, saved anyway
+    listed = {p["name"]: p for p in invoke("config", "list", "-o", "json").json()}
+    assert {n: (p["task_hub"], p["task_hub_in_use"], p["task_hub_source"]) for n, p in listed.items()} == {
+        "instring": (None, "orders", "connection_string"),
+        "setting": ("hub3", "hub3", "task_hub"),
+        "both": ("hub2", "hub2", "task_hub"),
+        "none": (None, None, None),
+    }
+    table = invoke("config", "list").stdout
+    assert "orders (in the string)" in table and "hub3 " in table and "hub2 " in table
+    shown = invoke("config", "show", "instring")
+    assert shown.exit_code == 0 and "Task hub           orders (TaskHub in the string)" in shown.stdout
+    assert "hub2 (task_hub setting, over TaskHub=orders in the string)" in invoke("config", "show", "both").stdout
+    assert invoke("config", "show", "both", "-o", "json").json()["task_hub_in_use"] == "hub2"
+    # The same hub the target resolves to when the profile is used.
+    from dtsctl.config import target
+
+    for name, doc in listed.items():
+        assert target.resolve(target.TargetArgs(profile=name)).task_hub == doc["task_hub_in_use"]

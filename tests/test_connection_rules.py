@@ -171,7 +171,7 @@ CASES = [
     Case("workload-option-ignored", "warning", "TenantId", MI + f";TenantId={GUID}", WI + f";TenantId={GUID}", no_kwargs={"env": WI_ENV}),
     Case("workload-option-ignored", "warning", "TokenFilePath", az(extra=";TokenFilePath=/t"), WI + ";TokenFilePath=/t", no_kwargs={"env": WI_ENV}),
     Case("workload-identity-source", "info", "Authentication", WI, MI, kwargs={"env": WI_ENV}, says=("AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE")),
-    Case("workload-identity-missing", "error", "TokenFilePath", WI, WI + ";TokenFilePath=/var/token", kwargs={"env": {**WI_ENV, "AZURE_FEDERATED_TOKEN_FILE": ""}}, no_kwargs={"env": {**WI_ENV, "AZURE_FEDERATED_TOKEN_FILE": ""}}),
+    Case("workload-identity-missing", "warning", "TokenFilePath", WI, WI + ";TokenFilePath=/var/token", kwargs={"env": {**WI_ENV, "AZURE_FEDERATED_TOKEN_FILE": ""}}, no_kwargs={"env": {**WI_ENV, "AZURE_FEDERATED_TOKEN_FILE": ""}}),
     Case("environment-credential-missing", "warning", "Authentication", az(auth="Environment"), az(auth="Environment"), no_kwargs={"env": SP_ENV}, says=("AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")),
     Case(
         "allowed-tenants-format",
@@ -456,6 +456,15 @@ def test_workload_identity_all_from_string_needs_no_env() -> None:
 def test_workload_identity_missing_lists_each_key() -> None:
     v = validate(WI)
     assert {f.key for f in v.findings if f.code == "workload-identity-missing"} == {"ClientID", "TenantId", "TokenFilePath"}
+
+
+def test_workload_identity_without_the_webhook_variables_here_is_valid() -> None:
+    """AZURE_FEDERATED_TOKEN_FILE unset on this machine: the pod's webhook sets it, so a warning."""
+    v = validate(WI + f";ClientID={GUID};TenantId={GUID}", env={})
+    assert v.valid and not v.errors
+    [f] = [f for f in v.findings if f.code == "workload-identity-missing"]
+    assert (f.severity, f.key) == ("warning", "TokenFilePath")
+    assert "webhook sets AZURE_FEDERATED_TOKEN_FILE" in f.message
 
 
 def test_environment_credential_accepts_certificate_or_user_password() -> None:

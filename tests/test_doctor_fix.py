@@ -151,7 +151,9 @@ def test_task_hub_missing_in_the_local_emulator_is_created(engine) -> None:
     assert r.returncode == 0, json.dumps(doc, indent=1)
     [repair] = doc["repairs"]
     assert repair["kind"] == "emulator-taskhub" and repair["outcome"] == "made"
-    assert f"dtsctl emulator up --name {name} --engine local --task-hub default --task-hub orders --recreate" == repair["command"]
+    # Its own port: recreating it without --port would move it to 8080.
+    assert (f"dtsctl emulator up --name {name} --engine local --port {port} --task-hub default --task-hub orders "
+            "--recreate") == repair["command"]
     assert "lasts until the emulator restarts" in repair["what"]
     assert checks(doc)["grpc.taskhub"]["status"] == "pass"
     # The hub is really served: a second doctor without --fix passes.

@@ -80,9 +80,52 @@ def test_emulator_on_another_port_is_named(engine) -> None:
     name, port = engine
     other = free_port()
     code, doc = doctor("-c", local(other))
-    emulator = by_id(doc)["emulator"]
+    checks = by_id(doc)
+    emulator = checks["emulator"]
     assert code == 1 and emulator["status"] == "fail"
-    assert f"published on {port}" in emulator["cause"] and f"Endpoint=http://localhost:{port}" in emulator["fix"]
+    # The local engine is a process listening on a port: no container port 8080 "published" anywhere.
+    assert emulator["cause"] == f"The local engine '{name}' runs, but it listens on port {port}, not {other}."
+    assert "published" not in emulator["detail"] and f"gRPC on 127.0.0.1:{port}" in emulator["detail"]
+    assert f"Endpoint=http://localhost:{port}" in emulator["fix"]
+    assert (f"dtsctl emulator up --name {name} --engine local --port {other} --task-hub default --task-hub orders "
+            "--recreate") in emulator["fix"]
+    assert f"dtsctl emulator up --port {other}" in checks["tcp"]["fix"] and "publishes" not in checks["tcp"]["fix"]
+
+
+def test_task_hub_from_the_flag_is_credited_to_it_and_served_by_that_emulator(engine) -> None:
+    name, port = engine
+    env = {"DURABLE_TASK_SCHEDULER_CONNECTION_STRING": local(port)}
+    code, doc = doctor("--task-hub", "nope", env=env)
+    hub = by_id(doc)["grpc.taskhub"]
+    assert code == 1 and hub["status"] == "fail"
+    assert doc["target"]["task_hub_source"] == "--task-hub"
+    assert "'nope' (from --task-hub) does not exist on this emulator" in hub["cause"]
+    # The flag overrides the string's TaskHub: editing the string would change nothing.
+    assert hub["fix"].startswith("Use --task-hub <one of the hubs that exist>;") and "TaskHub=" not in hub["fix"]
+    assert (f"dtsctl emulator up --name {name} --engine local --port {port} --task-hub default --task-hub orders "
+            "--task-hub nope --recreate") in hub["fix"]
+    assert (f"dtsctl emulator up --name {name} --engine local --port {port} --task-hub default --task-hub orders "
+            "--dynamic-task-hubs --recreate") in hub["fix"]
+    text = run_dtsctl("doctor", "--task-hub", "nope", env=env).stdout
+    assert text.splitlines()[0] == (f"dtsctl doctor: http://localhost:{port} (from environment variable "
+                                    "DURABLE_TASK_SCHEDULER_CONNECTION_STRING), task hub 'nope' (from --task-hub)")
+
+
+def test_task_hub_in_the_string_is_changed_in_the_string(engine) -> None:
+    _, port = engine
+    hub = by_id(doctor("-c", local(port, "order"))[1])["grpc.taskhub"]
+    assert hub["fix"].startswith("Use TaskHub=orders in the --connection-string value (or --task-hub orders);")
+    code, doc = doctor(env={"TASKHUB_NAME": "order", "DURABLE_TASK_SCHEDULER_CONNECTION_STRING": local(port)})
+    assert by_id(doc)["grpc.taskhub"]["fix"].startswith("Set TASKHUB_NAME=orders (or use --task-hub orders);")
+
+
+def test_arm_checks_on_loopback_say_not_in_azure(engine) -> None:
+    _, port = engine
+    code, doc = doctor("-c", local(port), "--dashboard")
+    checks = by_id(doc)
+    assert code == 0
+    for cid in ("arm.scheduler", "arm.ip-allowlist", "arm.rbac", "dashboard"):
+        assert (checks[cid]["status"], checks[cid]["detail"]) == ("skip", "local emulator: not in Azure"), cid
 
 
 def test_listener_that_never_answers_is_bounded(isolated_env: Path) -> None:
@@ -134,3 +177,20 @@ def test_docker_emulator_mapped_elsewhere(standin_image: str, docker_cleanup, is
     assert f"Endpoint=http://localhost:{port}" in emulator["fix"]
     code, doc = doctor("-c", local(port))
     assert code == 0 and by_id(doc)["emulator"]["status"] == "pass"
+
+
+def test_up_command_keeps_the_emulators_own_settings() -> None:
+    """The recreate command doctor prints: a Docker emulator's bind, image and dashboard port, a local
+    one's data file; defaults left out."""
+    from dtsctl.doctor.emulator_check import up_command
+    from dtsctl.emulator.model import EmulatorSpec
+
+    docker = {"engine": "docker", "name": "d", "port": 9000, "bind": "0.0.0.0", "task_hubs": ["a"],
+              "image": "registry.local/dts:1", "dashboard_port": 9002}
+    assert up_command(docker, task_hubs=["a", "b"]) == (
+        "dtsctl emulator up --name d --engine docker --port 9000 --bind 0.0.0.0 --task-hub a --task-hub b "
+        "--image registry.local/dts:1 --dashboard-port 9002 --recreate")
+    plain = {**docker, "bind": "127.0.0.1", "image": EmulatorSpec().image, "dashboard_port": 8082}
+    assert up_command(plain, dynamic=True) == "dtsctl emulator up --name d --engine docker --port 9000 --task-hub a --dynamic-task-hubs --recreate"
+    local = {"engine": "local", "name": "l", "port": 9100, "bind": "127.0.0.1", "task_hubs": ["a"], "data_file": "/d/l.db"}
+    assert up_command(local, port=9200) == "dtsctl emulator up --name l --engine local --port 9200 --task-hub a --data /d/l.db --recreate"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -99,6 +100,24 @@ def test_down_keep_then_up_starts_it_again_and_restart(emulator) -> None:
     assert f"'dtsctl emulator restart --name {name}' starts it again with its settings." in told.stdout, told.stdout
     assert run_dtsctl("emulator", "restart", "--name", name).returncode == 0
     assert json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)["ready"] is True
+
+
+def test_down_keep_then_up_with_only_its_name_uses_its_own_settings(emulator) -> None:
+    # The CLI's defaults (--port 8080, --task-hub default) are not typed flags: they are no reason to refuse.
+    name, port, _ = emulator
+    assert up(name, port, "--task-hub", "orders").returncode == 0
+    assert run_dtsctl("emulator", "down", "--name", name, "--keep").returncode == 0
+    again = run_dtsctl("emulator", "up", "--name", name, "-o", "json")
+    assert again.returncode == 0, again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["endpoint"] == f"http://localhost:{port}" and doc["task_hubs"] == ["orders"]
+    running = run_dtsctl("emulator", "up", "--name", name)
+    assert running.returncode == 0 and "already running" in running.stdout
+    # Typed flags are still compared: the same value is the same emulator, another one is refused.
+    assert up(name, port, "--task-hub", "orders").returncode == 0
+    other = run_dtsctl("emulator", "up", "--name", name, "--port", str(port + 1))
+    assert other.returncode == 1 and f"other settings: port {port} -> {port + 1}" in other.stderr, other.stderr
+    assert "--recreate" in other.stderr
 
 
 def test_status_logs_env_and_dashboard(emulator) -> None:
@@ -197,3 +216,148 @@ def test_logs_escape_what_the_server_wrote(emulator, isolated_env: Path) -> None
 def test_timeouts_must_be_finite(args) -> None:
     result = run_dtsctl(*args, "--timeout", "nan")
     assert result.returncode == 2 and "not a finite number" in result.stderr, result.stderr
+
+
+NO_DOCKER = "unix:///nonexistent/dtsctl-test/docker.sock"  # a socket that does not exist: Docker does not answer
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--tag", "1.0"], "--tag only applies"),
+    (["--image", "example.test/dts:1", "--pull", "always"], "--image and --pull only apply"),
+    (["--dashboard-port", "9000"], "--dashboard-port only applies"),
+])
+def test_auto_falling_back_to_local_refuses_docker_only_flags(emulator, isolated_env: Path, flags, named) -> None:
+    name, port, _ = emulator
+    r = run_dtsctl("emulator", "up", "--name", name, "--port", str(port), *flags, env={"DOCKER_HOST": NO_DOCKER})
+    assert r.returncode == 2, r.stderr
+    assert "Docker is not available (no Docker Engine socket at /nonexistent/dtsctl-test/docker.sock)" in r.stderr
+    assert named + " to the Docker engine" in r.stderr and "Use '--engine local' without" in r.stderr
+    assert not (isolated_env / ".local" / "state" / "dtsctl" / "local" / name).exists()
+
+
+def test_engine_local_refuses_docker_only_flags_and_auto_without_them_falls_back(emulator) -> None:
+    name, port, _ = emulator
+    for flags in (["--tag", "1.0"], ["--pull", "never"], ["--dashboard-port", "9000"], ["--image", "x"]):
+        r = up(name, port, *flags)
+        assert r.returncode == 2 and f"{flags[0]} does not apply to the local engine (--engine local)" in r.stderr, r.stderr
+    plain = run_dtsctl("emulator", "up", "--name", name, "--port", str(port), env={"DOCKER_HOST": NO_DOCKER})
+    assert plain.returncode == 0 and "no Docker Engine" in plain.stdout, plain.stderr
+    # An existing local emulator: a Docker-only flag would be ignored, so it is refused too.
+    again = run_dtsctl("emulator", "up", "--name", name, "--tag", "1.0")
+    assert again.returncode == 2 and f"The emulator '{name}' runs on the local engine, where --tag does not apply" in again.stderr
+
+
+def test_list_shows_every_local_emulator_and_says_docker_was_not_asked(emulator, isolated_env: Path) -> None:
+    name, port, _ = emulator
+    env = {"DOCKER_HOST": NO_DOCKER}
+    none = run_dtsctl("emulator", "list", env=env)
+    assert none.returncode == 0 and none.stdout == "", none.stderr
+    assert "note: Docker containers are not listed: Docker is not available (no Docker Engine socket at" in none.stderr
+    assert "No emulators on the local engine yet: start one with 'dtsctl emulator up'." in none.stderr
+    assert json.loads(run_dtsctl("emulator", "list", "-o", "json", env=env).stdout) == []
+
+    kept = f"{name}-kept"
+    data = isolated_env / "kept.sqlite3"
+    try:
+        assert up(name, port, "--task-hub", "orders").returncode == 0
+        assert up(kept, free_port(), "--data", str(data)).returncode == 0
+        assert run_dtsctl("emulator", "down", "--name", kept, "--keep").returncode == 0
+        text = run_dtsctl("emulator", "list", env=env)
+        assert text.returncode == 0, text.stderr
+        lines = text.stdout.splitlines()
+        assert lines[0].split() == ["NAME", "ENGINE", "STATE", "ENDPOINT", "TASK", "HUBS", "DATA", "FILE"]
+        assert lines[1].split() == [name, "local", "running", f"http://localhost:{port}", "orders", "in", "memory"]
+        assert lines[2].split()[:3] == [kept, "local", "stopped"] and lines[2].split()[-1] == str(data)
+        docs = json.loads(run_dtsctl("emulator", "list", "-o", "json", env=env).stdout)
+        assert [(d["name"], d["engine"], d["status"], d["port"], d["task_hubs"], d["data_file"]) for d in docs] == [
+            (name, "local", "running", port, ["orders"], None),
+            (kept, "local", "stopped", docs[1]["port"], ["default"], str(data))]
+        assert set(docs[0]) == {"engine", "name", "image", "status", "endpoint", "connection_string", "dashboard_url",
+                                "task_hubs", "data_file", "port", "pid", "container_id", "managed"}
+        local_only = run_dtsctl("emulator", "list", "--engine", "local", "-o", "jsonl")
+        assert local_only.returncode == 0 and local_only.stderr == ""
+        assert [json.loads(line)["name"] for line in local_only.stdout.splitlines()] == [name, kept]
+        assert run_dtsctl("emulator", "list", "--engine", "docker", env=env).returncode == 4
+    finally:
+        run_dtsctl("emulator", "down", "--name", kept, "--delete-data")
+
+
+@pytest.mark.parametrize("command", ["status", "down", "logs", "restart", "env", "dashboard"])
+def test_no_emulator_named_x_lists_the_ones_there_are(emulator, command) -> None:
+    name, port, _ = emulator
+    env = {"DOCKER_HOST": NO_DOCKER}
+    r = run_dtsctl("emulator", command, "--name", "nosuch", env=env)
+    assert r.returncode in (0, 1, 3) and "No emulator named 'nosuch'" in r.stdout + r.stderr
+    assert "dtsctl knows no emulator: start one with 'dtsctl emulator up --name nosuch'." in r.stdout + r.stderr
+    assert up(name, port).returncode == 0
+    r = run_dtsctl("emulator", command, "--name", "nosuch", env=env)
+    assert f"The emulators dtsctl knows: {name} (local) ('dtsctl emulator list')" in r.stdout + r.stderr, r.stderr
+
+
+def test_a_failed_up_leaves_nothing_unless_keep_on_failure(emulator, isolated_env: Path) -> None:
+    name, port, _ = emulator
+    folder = isolated_env / ".local" / "state" / "dtsctl" / "local" / name
+    damaged = isolated_env / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database\n" * 10)
+    with held_port(port):
+        taken = up(name, port)
+        assert taken.returncode == 1 and "in use" in taken.stderr and "left in place" not in taken.stderr
+        assert not folder.exists()
+        kept = up(name, port, "--keep-on-failure")
+    assert kept.returncode == 1, kept.stderr
+    log = folder / "server.log"
+    assert f"It was left in place (--keep-on-failure), stopped: its log is {log}; " \
+           f"'dtsctl emulator down --name {name}' removes it." in kept.stderr
+    assert log.is_file() and "cannot listen for gRPC" in log.read_text()
+    status = run_dtsctl("emulator", "status", "--name", name, "-o", "json")
+    assert status.returncode == 1 and json.loads(status.stdout)["status"] == "stopped"
+    assert run_dtsctl("emulator", "down", "--name", name).returncode == 0
+    assert not folder.exists()
+
+    refused = up(name, port, "--data", str(damaged))
+    assert refused.returncode == 2 and "damaged" in refused.stderr, refused.stderr
+    assert not folder.exists() and damaged.read_bytes() == b"not a database\n" * 10
+
+
+def test_status_of_a_killed_emulator_shows_its_last_log_lines_and_never_none(emulator) -> None:
+    name, port, started = emulator
+    assert up(name, port).returncode == 0
+    pid = json.loads(run_dtsctl("emulator", "status", "--name", name, "-o", "json").stdout)["pid"]
+    started.append(pid)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_gone([pid]) == []
+    killed = run_dtsctl("emulator", "status", "--name", name)
+    assert killed.returncode == 1, killed.stderr
+    lines = killed.stdout.splitlines()
+    assert lines[0] == f"{name}: exited, not running (its process ended without dtsctl: killed or crashed)"
+    at = lines.index(next(line for line in lines if line.startswith("Its last ")))
+    tail = lines[at + 1:]
+    assert lines[at] == f"Its last {len(tail)} log lines ('dtsctl emulator logs --name {name}' shows all):"
+    assert 1 <= len(tail) <= 10 and tail[-1].endswith(f"ready (pid {pid})") and "engine starting" in tail[0]
+    never_none = re.compile(r"(?<!Authentication=)\bNone\b")  # Authentication=None is the connection string's
+    assert not never_none.search(killed.stdout + killed.stderr)
+    assert run_dtsctl("emulator", "down", "--name", name, "--keep").returncode == 0
+    stopped = run_dtsctl("emulator", "status", "--name", name)
+    assert stopped.stdout.startswith(f"{name}: stopped, not running (stopped by dtsctl; "
+                                     f"'dtsctl emulator up --name {name}' starts it again)")
+    assert not never_none.search(stopped.stdout + stopped.stderr) and "Its last" not in stopped.stdout
+
+
+def test_name_completes_the_local_emulators(emulator) -> None:
+    import subprocess
+    import sys
+
+    name, port, _ = emulator
+    exe = str(Path(sys.executable).with_name("dtsctl"))
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_DTSCTL_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split(" ")) - 1), "DOCKER_HOST": NO_DOCKER}
+        return subprocess.run([exe], env=env, capture_output=True, text=True, check=False, timeout=30).stdout.split()
+
+    assert complete("dtsctl emulator status --name ") == []
+    assert up(name, port).returncode == 0
+    for command in ("status", "down", "logs", "restart", "env", "up"):
+        assert complete(f"dtsctl emulator {command} --name ") == [name], command
+    assert complete(f"dtsctl emulator status --name {name[:3]}") == [name]
+    assert complete("dtsctl emulator status --name zz") == []

@@ -161,6 +161,12 @@ def test_config_list_is_a_table_marking_the_current_profile(isolated_env: Path) 
     fits(screen, 100)
     assert body_rows(screen) == [["", "dev", "http://localhost:8080", "hub-dev", "-"],
                                  ["*", "staging", "http://localhost:9090", "hub-staging", sub]]
+    # A hub that only the connection string gives is shown too, and says so.
+    assert invoke("config", "set", "dev", "-c", "Endpoint=http://localhost:8080;Authentication=None;TaskHub=orders",
+                  "--task-hub", "").exit_code == 0
+    screen = on_terminal("config", "list", width=100)
+    fits(screen, 100)
+    assert body_rows(screen)[0] == ["", "dev", "http://localhost:8080", "orders (in the string)", "-"]
 
 
 def test_emulator_status_card_and_task_hub_table(isolated_env: Path) -> None:

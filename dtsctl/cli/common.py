@@ -15,6 +15,7 @@ from typing import Any, Literal, Optional
 
 import typer
 
+from dtsctl.cli import completers
 from dtsctl.cli.options import Option, OptionSet
 from dtsctl.errors import DtsctlError, ExitCode, as_clause
 from dtsctl.output import render
@@ -241,7 +242,7 @@ def target_options(timeout: float | None) -> OptionSet[Any]:
         Option("task_hub", Optional[str], None, ("--task-hub",),
                "Task hub name (overrides TaskHub in the connection string).", {"show_default": False}),
         Option("profile", Optional[str], None, ("--profile",), "Use this profile from 'dtsctl config list'.",
-               {"show_default": False}),
+               {"show_default": False, "autocompletion": completers.profile_names}),
     ]
     if timeout is not None:
         options.append(Option("timeout", float, timeout, ("--timeout",),

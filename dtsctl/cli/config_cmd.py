@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from dtsctl.cli import completers
 from dtsctl.cli.common import Cx, command, group
 from dtsctl.cli.connection_cmd import write_findings
 from dtsctl.config import paths, profiles
@@ -18,7 +19,7 @@ app = group(
     "Named profiles (a connection string, task hub and Azure subscription each) in the user's config file.",
 )
 
-NameArg = Annotated[str, typer.Argument(help="Profile name.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Profile name.", show_default=False, autocompletion=completers.profile_names)]
 
 
 def _load() -> profiles.ConfigFile:
@@ -50,7 +51,30 @@ def _profile_doc(config: profiles.ConfigFile, profile: profiles.Profile) -> dict
     _register_secrets(profile)
     doc = profile.to_dict()
     doc["connection_string"] = redact(doc["connection_string"]) if doc["connection_string"] else None
-    return {**doc, "current": config.current == profile.name, "endpoint": _endpoint(profile)}
+    hub, key = profile.task_hub_in_use()
+    # task_hub stays the stored setting; task_hub_in_use is the hub the profile makes dtsctl use.
+    return {**doc, "current": config.current == profile.name, "endpoint": _endpoint(profile),
+            "task_hub_in_use": hub, "task_hub_source": key}
+
+
+# Where a profile's task hub comes from, in words for `show`.
+HUB_SOURCES = {"task_hub": "task_hub setting", "connection_string": "TaskHub in the string"}
+
+
+def _hub_text(profile: profiles.Profile, *, short: bool = False) -> str | None:
+    """The task hub in use and where it comes from, for people ('orders (TaskHub in the string)')."""
+    hub, key = profile.task_hub_in_use()
+    if hub is None or key is None:
+        return None
+    if short:
+        # The `list` table (it must fit 100 columns beside a subscription id): the setting, shown
+        # there before, stays plain; a hub from the string says so.
+        return f"{hub} (in the string)" if key == "connection_string" else hub
+    text = f"{hub} ({HUB_SOURCES[key]}"
+    string_hub = profiles.Profile(profile.name, profile.connection_string).task_hub_in_use()[0]
+    if key == "task_hub" and string_hub and string_hub != hub:
+        text += f", over TaskHub={string_hub} in the string"
+    return text + ")"
 
 
 @command(app, "set")
@@ -125,7 +149,8 @@ def list_profiles(cx: Cx) -> None:
             w.line("Create one: dtsctl config set NAME --connection-string \"Endpoint=...;Authentication=...;TaskHub=...\"")
             return
         w.table(["", "Name", "Endpoint", "Task hub", "Subscription"],
-                [["*" if d["current"] else "", d["name"], d["endpoint"], d["task_hub"], d["subscription"]] for d in docs])
+                [["*" if d["current"] else "", d["name"], d["endpoint"], _hub_text(config.profiles[d["name"]], short=True),
+                  d["subscription"]] for d in docs])
 
     cx.emit(docs, human)
 
@@ -133,7 +158,8 @@ def list_profiles(cx: Cx) -> None:
 @command(app, "show")
 def show_profile(
     cx: Cx,
-    name: Annotated[Optional[str], typer.Argument(help="Profile name (default: the current profile).", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Argument(help="Profile name (default: the current profile).", show_default=False,
+                                                  autocompletion=completers.profile_names)] = None,
 ) -> None:
     """Show one profile and check its connection string."""
     from dtsctl.connection import validate
@@ -148,7 +174,7 @@ def show_profile(
 
     def human(w: TextWriter) -> None:
         w.kv([("Name", name), ("Current", doc["current"]), ("Connection string", doc["connection_string"]),
-              ("Task hub", profile.task_hub), ("Subscription", profile.subscription), ("Valid", result.valid), ("File", str(config.path))])
+              ("Task hub", _hub_text(profile)), ("Subscription", profile.subscription), ("Valid", result.valid), ("File", str(config.path))])
         if result.findings:
             w.line()
             write_findings(w, result.findings)

@@ -84,7 +84,13 @@ def validate(
         cx.target_args = replace(cx.target_args, connection_string=text)
     target = cx.target()
     result = target.validation
-    origin = "the argument" if text is not None else str(target.connection_source)
+    if text is None:
+        source = target.connection_source.to_dict()
+    elif string == "-":
+        source = {"kind": "stdin", "name": "standard input", "profile": None}
+    else:
+        source = {"kind": "argument", "name": "the argument", "profile": None}
+    origin = source["name"] if text is not None else str(target.connection_source)
 
     def human(w: TextWriter) -> None:
         verdict = "valid" if result.valid else "invalid"
@@ -102,7 +108,7 @@ def validate(
             w.line()
             w.kv(_field_pairs(result.fields), title="Parsed")
 
-    cx.emit(result.to_dict(), human)
+    cx.emit({**result.to_dict(), "source": source}, human)
     if not result.valid:
         raise typer.Exit(int(ExitCode.USAGE))
 
@@ -123,7 +129,8 @@ def show(cx: Cx) -> None:
     doc = {
         "connection_string": redact(target.connection_string),
         "valid": target.validation.valid,
-        "profile": target.profile,
+        # The profile that gave a value; a selected one that gave nothing is no source of this target.
+        "profile": target.supplying_profile,
         "config_file": str(target.config_path),
         "target": values or None,
         "sources": sources,
@@ -138,7 +145,10 @@ def show(cx: Cx) -> None:
                 continue
             src = target.task_hub_source if key == "task_hub" else target.connection_source
             rows.append((label, values[key], str(src) if src else "-"))
-        w.kv([("Connection string", doc["connection_string"]), ("Profile", target.profile),
+        profile = target.supplying_profile
+        if profile is None and target.profile is not None:
+            profile = f"none ('{target.profile}' is selected, but other settings gave every value)"
+        w.kv([("Connection string", doc["connection_string"]), ("Profile", profile),
               ("Config file", doc["config_file"])])
         w.line()
         w.table(["Value", "Setting", "From"], rows)
@@ -180,7 +190,7 @@ def new(
     missing = [flag for flag, value in (("--endpoint", endpoint), ("--auth", auth)) if not value]
     if missing:
         raise UsageError(f"Missing {' and '.join(missing)}.",
-                         hint="For example: 'dtsctl connection new --endpoint https://NAME.REGION.durabletask.io "
+                         hint="For example: 'dtsctl connection new --endpoint https://SCHEDULER-SUFFIX.REGION.durabletask.io "
                               "--auth ManagedIdentity --task-hub HUB', or --emulator for the local emulator.")
     for flag, value in (("--endpoint", endpoint), ("--auth", auth), ("--task-hub", task_hub), ("--client-id", client_id),
                         ("--tenant-id", tenant_id), ("--token-file-path", token_file_path),

@@ -86,7 +86,11 @@ def doctor(
         t = report.target
         if before is not None:
             w.line("After the repairs", bold=True)
-        w.line(f"dtsctl doctor: {t['endpoint']}, task hub '{t['task_hub']}' (from {t['source']})", bold=True)
+        # The hub is credited to where it came from (--task-hub), which need not be the string's source.
+        hub_from = t["task_hub_source"] or t["source"]
+        head = (f"{t['endpoint']}, task hub '{t['task_hub']}' (from {t['source']})" if hub_from == t["source"] else
+                f"{t['endpoint']} (from {t['source']}), task hub '{t['task_hub']}' (from {hub_from})")
+        w.line(f"dtsctl doctor: {head}", bold=True)
         rows = []
         for c in report.checks:
             rows.append([_marked(SYMBOLS[c.status], c.status) if w.rich else c.status, c.id, c.detail])

@@ -1,4 +1,4 @@
-"""`dtsctl emulator up|down|status|logs|restart|dashboard|env`."""
+"""`dtsctl emulator up|down|status|list|logs|restart|dashboard|env`."""
 
 from __future__ import annotations
 
@@ -52,9 +52,22 @@ class EmulatorRef:
     engine: EngineChoice = "auto"
 
 
+def complete_name(incomplete: str) -> list[str]:
+    """--name completion: the local engine's emulators (a read of its state folder). Docker's
+    containers are left out: asking the Docker Engine can wait seconds for one that does not
+    answer, and a shell waits on every Tab."""
+    from dtsctl.emulator.local_engine import LocalEngine
+
+    try:
+        return [n for n in LocalEngine().names() if n.startswith(incomplete)]
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into the shell
+        return []
+
+
 EMULATOR = OptionSet(
     options=(
-        Option("name", str, DEFAULT_NAME, ("--name",), "The emulator's name (its container name on Docker)."),
+        Option("name", str, DEFAULT_NAME, ("--name",), "The emulator's name (its container name on Docker).",
+               {"autocompletion": complete_name}),
         Option("engine", EngineChoice, "auto", ("--engine",), "auto: Docker when an engine answers, else local.",
                {"case_sensitive": False}),
     ),
@@ -66,6 +79,22 @@ def _engines():
     from dtsctl.emulator.service import Engines
 
     return Engines()
+
+
+#: The parameters of `up` whose flags say what the emulator should be (compared with an existing one's).
+UP_SETTING_PARAMS = ("tag", "image", "pull", "port", "dashboard_port", "bind", "task_hub", "dynamic_task_hubs", "env")
+
+
+def typed_flags(ctx: typer.Context, params: tuple[str, ...]) -> frozenset[str]:
+    """The flags among `params` the user typed: a default Typer filled in is no wish of theirs
+    (`up --name N` must not read as `--port 8080` for a stopped N made on another port)."""
+
+    def typed(param: str) -> bool:
+        source = ctx.get_parameter_source(param)
+        # By name: the enum lives in Typer's private copy of Click.
+        return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    return frozenset("--" + p.replace("_", "-") for p in params if typed(p))
 
 
 def _parse_env(pairs: list[str] | None) -> tuple[tuple[str, str], ...]:
@@ -109,15 +138,15 @@ def _data_text(info: EmulatorInfo, *, size: bool = False) -> str:
 
 def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
     if info.engine == "docker":
-        where = f"container {info.name} ({info.container_id})"
+        where = f"container {info.name}" + (f" ({info.container_id})" if info.container_id else "")
     else:
         where = f"process {info.pid}" if info.pid else "no process"
     return [
         ("Engine", info.engine),
         ("Running as", where),
-        ("Image", info.image or "built-in (dtsctl local engine)"),
+        ("Image", info.image or ("built-in (dtsctl local engine)" if info.engine == "local" else None)),
         ("gRPC endpoint", info.endpoint),
-        ("Task hubs", ", ".join(info.task_hubs) + (" (+ dynamic)" if info.dynamic_task_hubs else "")),
+        ("Task hubs", (", ".join(info.task_hubs) or "-") + (" (+ dynamic)" if info.dynamic_task_hubs else "")),
         ("Connection string", info.connection_string),
         ("Dashboard", info.dashboard_url or "none (local engine)"),
         ("State", _data_text(info)),
@@ -127,6 +156,7 @@ def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
 @command(app, "up", options={"emu": EMULATOR})
 def up(
     cx: Cx,
+    ctx: typer.Context,
     tag: Annotated[str, typer.Option(help=f"Image tag of {DEFAULT_IMAGE_REPO}.")] = DEFAULT_TAG,
     image: Annotated[Optional[str], typer.Option(help="Full image reference (a mirror, a private registry); overrides --tag.", show_default=False)] = None,
     pull: Annotated[PullPolicy, typer.Option(help="When to pull the image.", case_sensitive=False)] = "missing",
@@ -156,6 +186,7 @@ def up(
         task_hubs=tuple(task_hub or (DEFAULT_TASK_HUB,)), dynamic_task_hubs=dynamic_task_hubs, env=_parse_env(env),
         image=image or f"{DEFAULT_IMAGE_REPO}:{tag}", pull=pull,
         persist=persist or data is not None, data_file=service.check_data_file(data) if data is not None else None,
+        given=typed_flags(ctx, UP_SETTING_PARAMS),
     ))
     if spec.bind in ("0.0.0.0", "::"):
         cx.warn(f"--bind {spec.bind} exposes the emulator to the network; it has no authentication.")
@@ -210,10 +241,14 @@ def down(
     from dtsctl.emulator import service
 
     name = emu.name
-    result = service.down(_engines(), name, keep=keep, delete_data=delete_data, choice=emu.engine)
+    engines = _engines()
+    result = service.down(engines, name, keep=keep, delete_data=delete_data, choice=emu.engine)
     flag = "" if name == DEFAULT_NAME else f" --name {name}"
+    nothing = f"No emulator named '{name}'; nothing to do."
+    if result.action == "nothing" and result.data == "none":  # not even data of that name: a typo?
+        nothing += " " + service.absent_hint(engines, name, emu.engine)
     text = {
-        "nothing": f"No emulator named '{name}'; nothing to do.",
+        "nothing": nothing,
         "stopped": f"Stopped '{name}' ({result.engine} engine); 'dtsctl emulator restart{flag}' starts it again with its settings.",
         "removed": f"Removed '{name}' ({result.engine} engine).",
     }[result.action]
@@ -227,6 +262,27 @@ def down(
     elif delete_data:
         text += " It had no data file: there was nothing to delete."
     cx.emit(result.to_dict(), lambda w: w.line(text))
+
+
+STATUS_LOG_LINES = 10
+
+
+def _name_flag(name: str) -> str:
+    return "" if name == DEFAULT_NAME else f" --name {name}"
+
+
+def _cell(value: object) -> object:
+    return "-" if value is None else value
+
+
+def _last_log_lines(engines, info: EmulatorInfo) -> list[str]:
+    """The last lines of an emulator's log, or none when it cannot be read (status goes on)."""
+    from dtsctl.errors import DtsctlError
+
+    try:
+        return list(engines.local.logs(info.name, tail=STATUS_LOG_LINES))
+    except (DtsctlError, OSError):
+        return []
 
 
 @command(app, "status", options={"emu": EMULATOR})
@@ -243,8 +299,10 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
                "data_bytes": engines.local.data_bytes(kept) if kept else None}  # type: ignore[attr-defined]
         flag = f" --name {name}" if name != DEFAULT_NAME else ""
 
+        others = service.absent_hint(engines, name, emu.engine)
+
         def absent(w: TextWriter) -> None:
-            w.line(f"No emulator named '{name}'. Start one: dtsctl emulator up{flag}")
+            w.line(f"No emulator named '{name}'. {others}")
             if kept:
                 w.line(f"The data an earlier '{name}' kept is in {kept} ({size_text(doc['data_bytes'])}): "
                        f"'dtsctl emulator up{flag} --persist' uses it again.")
@@ -262,10 +320,20 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
     doc = info.status_dict()
     if info.engine == "local" and info.running:
         doc["hub_stats"] = hubs
+    # A local emulator that ended by itself (killed, crashed): why is in the last lines of its log.
+    last_lines = _last_log_lines(engines, info) if info.engine == "local" and info.state == "exited" else []
 
     def human(w: TextWriter) -> None:
-        ready = "ready" if info.ready else f"not ready ({info.ready_detail})"
-        w.line(f"{info.name}: {info.state}, {ready}", colour="green" if info.ready else "red", bold=True)
+        if info.running:
+            head = f"{info.name}: running, " + ("ready" if info.ready else f"not ready ({info.ready_detail or 'no answer'})")
+        else:
+            head = f"{info.name}: {info.state}, not running" + {
+                "stopped": " (stopped by dtsctl; 'dtsctl emulator up" + _name_flag(name) + "' starts it again)",
+                "exited": " (its process ended without dtsctl: killed or crashed)",
+            }.get(info.state, "")
+        w.line(head, colour="green" if info.ready else "red", bold=True)
+        if info.state == "dead" and info.ready_detail:
+            w.line(info.ready_detail[:1].upper() + info.ready_detail[1:] + ".")
         pairs = _info_pairs(info)
         ports = (f"{info.bind}:{info.port} -> gRPC" + (f", {info.bind}:{info.dashboard_port} -> dashboard"
                                                        if info.dashboard_port else "")) if info.port else None
@@ -278,11 +346,56 @@ def status(cx: Cx, *, emu: EmulatorRef) -> None:
         if hubs and hubs.get("task_hubs"):
             w.line()
             w.table(["Task hub", "Instances", "Workers"],
-                    [[h["name"], h.get("instances"), h.get("workers")] for h in hubs["task_hubs"]])
+                    [[h["name"], _cell(h.get("instances")), _cell(h.get("workers"))] for h in hubs["task_hubs"]])
+        if last_lines:
+            w.line()
+            w.line(f"Its last {len(last_lines)} log lines ('dtsctl emulator logs{_name_flag(name)}' shows all):")
+            for line in last_lines:
+                w.line("  " + line)
 
     cx.emit(doc, human)
     if not (info.running and info.ready):
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def list_record(info: EmulatorInfo) -> dict[str, object]:
+    """One emulator of `emulator list -o json`: the `up` fields, its port, pid or container, and
+    whether dtsctl made it (a Docker container that only looks like an emulator is listed too)."""
+    return {**info.to_dict(), "port": info.port, "pid": info.pid, "container_id": info.container_id,
+            "managed": info.managed}
+
+
+@command(app, "list")
+def list_cmd(
+    cx: Cx,
+    engine: Annotated[EngineChoice, typer.Option("--engine", help="auto: both engines (Docker when it answers); docker or local: that one only.",
+                                                 case_sensitive=False)] = "auto",
+) -> None:
+    """Every emulator dtsctl knows: the local engine's, and the Docker Engine's when it answers. Exit 0, also when there is none."""
+    from dtsctl.emulator import service
+
+    listing = service.list_emulators(_engines(), engine)
+    if listing.docker_skipped is not None:
+        cx.note(f"Docker containers are not listed: Docker is not available ({listing.docker_skipped}).")
+    found = listing.emulators
+    if not found:
+        where = "on the local engine " if listing.docker_skipped is not None or engine == "local" else ""
+        cx.note(f"No emulators {where}yet: start one with 'dtsctl emulator up'.")
+    docs = [list_record(info) for info in found]
+    with_data = any(info.data_file for info in found)
+
+    def row(info: EmulatorInfo) -> list[object]:
+        hubs = ", ".join(info.task_hubs) + (" (+ dynamic)" if info.dynamic_task_hubs else "")
+        engine_text = info.engine if info.managed else f"{info.engine} (not dtsctl's)"
+        cells: list[object] = [info.name, engine_text, info.state, info.endpoint or "-", hubs or "-"]
+        return cells + ([info.data_file or "in memory"] if with_data else [])
+
+    def human(w: TextWriter) -> None:
+        if found:
+            w.table(["Name", "Engine", "State", "Endpoint", "Task hubs"] + (["Data file"] if with_data else []),
+                    [row(info) for info in found])
+
+    cx.emit(docs, human, items=docs)
 
 
 @command(app, "logs", options={"emu": EMULATOR})

@@ -26,6 +26,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from dtsctl.errors import ConfigFileError, InvalidInput, NotFound
 
@@ -33,6 +34,8 @@ PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PROFILE_KEYS = ("connection_string", "task_hub", "subscription")
 UTF8_BOM = b"\xef\xbb\xbf"
 LOCK_TIMEOUT = 10.0  # seconds; other writers hold the lock for milliseconds
+# Which key of a profile gives the task hub it uses.
+TaskHubKey = Literal["task_hub", "connection_string"]
 NOT_A_FILE_HINT = ("Replace it with a regular file, or point DTSCTL_CONFIG at one (a path that does not "
                    "exist yet is fine too).")
 
@@ -47,6 +50,19 @@ class Profile:
     def to_dict(self) -> dict[str, str | None]:
         return {"name": self.name, "connection_string": self.connection_string, "task_hub": self.task_hub,
                 "subscription": self.subscription}
+
+    def task_hub_in_use(self) -> tuple[str | None, TaskHubKey | None]:
+        """The task hub this profile gives and the key it comes from: its task_hub setting wins over
+        TaskHub in its own connection string, as when the profile is used (config.target.resolve)."""
+        if self.task_hub and self.task_hub.strip():
+            return self.task_hub.strip(), "task_hub"
+        from dtsctl.connection import ConnectionStringError, parse
+
+        try:
+            embedded = parse(self.connection_string or "").get("TaskHub")
+        except ConnectionStringError:
+            return None, None
+        return (embedded, "connection_string") if embedded else (None, None)
 
 
 @dataclass

@@ -103,6 +103,18 @@ class Target:
     subscription: str | None = None
     # Values that were set but lost to a higher-precedence one: (what, source).
     overridden: tuple[tuple[str, Source], ...] = field(default_factory=tuple)
+    # The task hub is the TaskHub key of the connection string (not a task-hub setting): the place
+    # to change it. A profile's string and its task_hub share one Source, so the Source cannot say.
+    task_hub_in_string: bool = False
+
+    @property
+    def supplying_profile(self) -> str | None:
+        """The profile that gave the connection string or the task hub; None when flags and the
+        environment gave both, though a profile is selected (`profile`, for its subscription)."""
+        for source in (self.connection_source, self.task_hub_source):
+            if source is not None and source.profile is not None:
+                return source.profile
+        return None
 
     @property
     def fields(self):
@@ -211,13 +223,13 @@ def resolve(args: TargetArgs, env: Mapping[str, str] | None = None) -> Target:
     chosen = conn[0]
     overridden = [("connection string", c.source) for c in conn[1:] if c.source.layer != Layer.DEFAULT]
 
-    task_hub, task_hub_source = None, None
+    task_hub, task_hub_source, in_string = None, None, False
     embedded = _embedded_task_hub(chosen.value)
     dedicated = [h for h in hubs if h.source.layer >= chosen.source.layer]
     if dedicated:
         task_hub, task_hub_source = dedicated[0].value, dedicated[0].source
     elif embedded:
-        task_hub, task_hub_source = embedded, chosen.source
+        task_hub, task_hub_source, in_string = embedded, chosen.source, True
     else:
         # A lower layer may fill a gap (TASKHUB_NAME beside a -c string without TaskHub), but a
         # profile's task hub belongs to that profile's endpoint, not to another one.
@@ -244,4 +256,5 @@ def resolve(args: TargetArgs, env: Mapping[str, str] | None = None) -> Target:
         config_path=config_path,
         subscription=profile.subscription if profile is not None else None,
         overridden=tuple(overridden),
+        task_hub_in_string=in_string,
     )

@@ -110,8 +110,10 @@ class Code(str, Enum):
                                "A workload identity option another credential ignores")
     WORKLOAD_IDENTITY_SOURCE = ("workload-identity-source", "info", "Authentication",
                                 "Where workload identity takes each of its values from")
-    WORKLOAD_IDENTITY_MISSING = ("workload-identity-missing", "error", WORKLOAD_KEYS[:3],
-                                 "A workload identity value neither the string nor the environment gives")
+    # A warning, not an error: the string is valid, and in the pod it is meant for the AKS workload
+    # identity webhook sets the variables this machine lacks (as environment-credential-missing).
+    WORKLOAD_IDENTITY_MISSING = ("workload-identity-missing", "warning", WORKLOAD_KEYS[:3],
+                                 "A workload identity value neither the string nor this environment gives")
     ENVIRONMENT_CREDENTIAL_MISSING = ("environment-credential-missing", "warning", "Authentication",
                                       "Authentication=Environment without its environment variables")
     ALLOWED_TENANTS_FORMAT = ("allowed-tenants-format", "warning", "AdditionallyAllowedTenants",

@@ -61,7 +61,12 @@ def _arm_error(exc: Exception) -> str:
     return f"{status}: {first}" if status else first
 
 
+NOT_IN_AZURE = "local emulator: not in Azure"
+
+
 def check_scheduler(ctx: Context) -> Outcome:
+    if ctx.local_only:
+        return skipped(NOT_IN_AZURE)
     if not ctx.wants_arm:
         return skipped("not an Azure scheduler endpoint (give --scheduler-id to check one)")
     credential = ctx.fact("credential", "credential")
@@ -127,6 +132,8 @@ def check_scheduler(ctx: Context) -> Outcome:
 
 
 def check_ip_allowlist(ctx: Context) -> Outcome:
+    if ctx.local_only:
+        return skipped(NOT_IN_AZURE)
     sid = ctx.fact("arm.scheduler", "scheduler_id")
     if not sid:
         return skipped("no scheduler found in Azure Resource Manager")
@@ -154,6 +161,8 @@ def check_ip_allowlist(ctx: Context) -> Outcome:
 
 
 def check_rbac(ctx: Context) -> Outcome:
+    if ctx.local_only:
+        return skipped(NOT_IN_AZURE)
     claims = ctx.fact("credential", "claims") or {}
     oid = claims.get("oid")
     sid = ctx.fact("arm.scheduler", "scheduler_id")

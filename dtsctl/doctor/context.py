@@ -65,6 +65,11 @@ class Context:
         return self.loopback and not (self.tls and self.uses_credential)
 
     @property
+    def local_only(self) -> bool:
+        """The local emulator, and no scheduler named with --scheduler-id/--subscription: nothing in Azure to check."""
+        return self.emulator_like and not self.wants_arm
+
+    @property
     def arm_endpoint(self) -> str:
         return (self.options.arm_endpoint or self.env.get(ARM_ENV) or ARM_ENDPOINT).rstrip("/")
 

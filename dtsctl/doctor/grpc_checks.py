@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import time
+
+from dtsctl.config.target import Layer
 from dtsctl.doctor.context import Context
 from dtsctl.doctor.model import Outcome, failed, passed
 from dtsctl.dts import DATA_CONTRIBUTOR_ROLE_ID, TASK_HUB_METADATA_KEY
@@ -90,18 +92,62 @@ def known_task_hubs(ctx: Context) -> list[str]:
     return sorted(hubs)
 
 
+def hub_setting(ctx: Context, hub: str) -> str:
+    """How to use task hub `hub`, said where the current one comes from: a --task-hub flag or a
+    task-hub variable overrides the connection string's TaskHub, so editing the string would change
+    nothing, and a profile's values are changed with 'dtsctl config set'."""
+    t = ctx.target
+    src = t.task_hub_source
+    conn = t.connection_source
+    if src is None or t.task_hub_in_string:
+        if conn.layer == Layer.DEFAULT:
+            return f"Use --task-hub {hub}"
+        if conn.profile is not None:
+            return f"Set it in profile '{conn.profile}': dtsctl config set {conn.profile} --task-hub {hub}"
+        where = "the --connection-string value" if conn.layer == Layer.FLAG else str(conn)
+        return f"Use TaskHub={hub} in {where} (or --task-hub {hub})"
+    if src.profile is not None:
+        return f"Set it in profile '{src.profile}': dtsctl config set {src.profile} --task-hub {hub}"
+    if src.layer == Layer.FLAG:
+        return f"Use --task-hub {hub}"
+    return f"Set {src.name}={hub} (or use --task-hub {hub})"
+
+
+def _serve_hub(ctx: Context, hub: str) -> str:
+    """The emulator commands that serve `hub`: the emulator's own (name, port, hubs) when the
+    emulator check found the one on this port."""
+    from dtsctl.doctor.emulator_check import loses_state, up_command
+
+    emulator = ctx.facts.get("emulator") or {}
+    if not emulator.get("name") or emulator.get("port") != ctx.port:
+        return (f"serve it: dtsctl emulator up --port {ctx.port} --task-hub {hub} --recreate "
+                "(add --dynamic-task-hubs to create task hubs on first use)")
+    served = [h for h in emulator.get("task_hubs") or () if h != hub]
+    text = (f"serve it{loses_state(emulator)}: {up_command(emulator, task_hubs=[*served, hub])}; or let it "
+            f"create task hubs on first use: {up_command(emulator, dynamic=True)}")
+    if emulator.get("engine") == "local":
+        text += "; or create it in the running local engine until it restarts: run this dtsctl doctor again with --fix"
+    return text
+
+
 def task_hub_not_found(ctx: Context, text: str) -> Outcome:
     hub = ctx.target.task_hub or ""
     hubs = known_task_hubs(ctx)
     close = difflib.get_close_matches(hub, hubs, n=1, cutoff=0.5) or difflib.get_close_matches(hub.lower(), [h.lower() for h in hubs], n=1)
     listing = f" Task hubs that exist: {', '.join(hubs)}." if hubs else ""
-    suggestion = f"TaskHub={close[0]}" if close else ("TaskHub=<one of the hubs that exist>" if hubs else "TaskHub=<a provisioned hub>")
-    cause = f"TaskHub name mismatch or not provisioned: '{hub}' does not exist on this scheduler.{listing}"
+    suggestion = close[0] if close else ("<one of the hubs that exist>" if hubs else "<a provisioned hub>")
+    source = ctx.target.task_hub_source
+    given = f" (from {source})" if source is not None else ""
+    where = "this emulator" if ctx.emulator_like else "this scheduler"
+    cause = f"TaskHub name mismatch or not provisioned: '{hub}'{given} does not exist on {where}.{listing}"
+    use = hub_setting(ctx, suggestion)
     if not ctx.emulator_like:
         cause += " If the hub was just created or access just granted, an RBAC change may still be propagating."
-        fix = f"Use {suggestion} in the connection string, or create it: az durabletask taskhub create --resource-group <group> --scheduler-name <scheduler> --name {hub}"
+        fix = f"{use}, or create it: az durabletask taskhub create --resource-group <group> --scheduler-name <scheduler> --name {hub}"
+    elif hub:
+        fix = f"{use}; or {_serve_hub(ctx, hub)}"
     else:
-        fix = f"Use {suggestion} in the connection string, or serve it: dtsctl emulator up --task-hub {hub} --recreate"
+        fix = use
     return failed(text, cause=cause, fix=fix, not_found=True)
 
 

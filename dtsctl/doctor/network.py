@@ -78,7 +78,7 @@ def check_tcp(ctx: Context) -> Outcome:
         return failed(f"{ctx.host}:{port}: {what}",
                       cause="Nothing listens on that port here: the emulator is not running, or it listens on "
                             "another port (see the 'emulator' check).",
-                      fix="Start it: 'dtsctl emulator up' (or point Endpoint at the port it publishes).")
+                      fix=f"Start it: 'dtsctl emulator up --port {port}' (or point Endpoint at the port it serves).")
     return failed(f"{ctx.host}:{port}: {what}",
                   cause="The scheduler cannot be reached from this network (firewall, proxy, private endpoint, "
                         "or a wrong port).",

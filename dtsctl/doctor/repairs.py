@@ -241,8 +241,10 @@ class Planner:
         served = list(emulator.data.get("task_hubs") or [])
         if not hub or not name or hub in served:
             return None
-        keep = " ".join(f"--task-hub {h}" for h in [*served, hub])
-        recreate = f"dtsctl emulator up --name {name} --engine {engine} {keep} --recreate"
+        from dtsctl.doctor.emulator_check import up_command
+
+        # Its own port, bind and data file too: recreating with the defaults would move it to 8080.
+        recreate = up_command(emulator.data, task_hubs=[*served, hub])
         if engine != "local":
             repair = Repair("emulator-taskhub", ("grpc.taskhub",),
                             f"serve task hub '{hub}' in the emulator container '{name}'", recreate)

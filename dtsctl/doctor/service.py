@@ -27,6 +27,8 @@ def check_dashboard(ctx: Context) -> Outcome:
     """The signed-in user's (Azure CLI) role on the scheduler: the dashboard's 403 row."""
     if not ctx.options.dashboard:
         return skipped("not asked for (--dashboard)")
+    if ctx.local_only:
+        return skipped(arm.NOT_IN_AZURE)
     from dtsctl.doctor.identity import jwt_claims
 
     sid = ctx.fact("arm.scheduler", "scheduler_id")
@@ -135,7 +137,9 @@ def target_summary(ctx: Context) -> dict[str, Any]:
         "region": fields.get("region"),
         "source": str(t.connection_source),
         "task_hub_source": str(t.task_hub_source) if t.task_hub_source else None,
-        "profile": t.profile,
+        # Only a profile that gave the connection string or the task hub: a selected profile whose
+        # values all lost to flags or the environment played no part in this target.
+        "profile": t.supplying_profile,
     }
 
 

@@ -246,7 +246,8 @@ class DockerEngine:
 
     # ------------------------------------------------------------ lifecycle
 
-    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None) -> EmulatorInfo:
+    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None, *,
+               keep_on_failure: bool = False) -> EmulatorInfo:
         client = self._client()
         self.ensure_image(spec.image, spec.pull, progress)
         with self._errors(f"creating container {spec.name}", spec.name):
@@ -254,6 +255,14 @@ class DockerEngine:
             container = client.containers.create(spec.image, detach=True, **create_options(spec))
         try:
             self._start_container(container, spec.name, spec)
+        except DtsctlError as exc:
+            if not keep_on_failure:
+                with contextlib.suppress(Exception):
+                    container.remove(force=True, v=True)
+                raise
+            exc.message += (f" The container was left in place (--keep-on-failure): 'docker logs {spec.name}' shows its "
+                            f"output, 'dtsctl emulator down --name {spec.name}' removes it.")
+            raise
         except BaseException:
             with contextlib.suppress(Exception):
                 container.remove(force=True, v=True)

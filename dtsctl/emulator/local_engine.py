@@ -97,6 +97,14 @@ def _health_host(bind: str | None) -> str:
     return bind
 
 
+def _kept(exc: DtsctlError, name: str, paths: StatePaths) -> EmulatorError:
+    """A failed create's error once --keep-on-failure kept the emulator: it says where its log is."""
+    kept = (f" It was left in place (--keep-on-failure), stopped: its log is {paths.log}; "
+            f"'dtsctl emulator down --name {name}' removes it.")
+    return EmulatorError(exc.message + kept, hint=exc.hint, exit_code=ExitCode(exc.exit_code),
+                         log_tail=getattr(exc, "log_tail", None))
+
+
 class LocalEngine:
     """Runs emulators as local processes; see the module docstring and local_state for the files."""
 
@@ -270,7 +278,11 @@ class LocalEngine:
             data_file=state.data_file,
         )
 
-    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None) -> EmulatorInfo:
+    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None, *,
+               keep_on_failure: bool = False) -> EmulatorInfo:
+        """Start a new emulator; a failure leaves nothing in the state folder (its error carries the
+        log's last lines) unless `keep_on_failure`: then its folder stays, the emulator recorded
+        stopped, and the error says where its log is."""
         name = check_name(spec.name)
         paths = self._paths(name)
         existing = self._readable(paths)
@@ -295,18 +307,28 @@ class LocalEngine:
                 python=self.python, cwd=str(paths.dir), log_path=str(paths.log), ready_file=str(paths.ready),
                 created_at=now_iso(), started_at=None, stopped_at=None, exit_code=None, data_file=data_file,
             )
-            info = self._launch(name, paths, state, action="create")
+            info = self._launch(name, paths, state, action="create", keep=keep_on_failure)
+        except DtsctlError as exc:
+            if not keep_on_failure or not paths.state.exists():
+                self._undo_create(paths, data_file if new_data else None)
+                raise
+            raise _kept(exc, name, paths) from exc.__cause__
         except BaseException:
-            with contextlib.suppress(DtsctlError, OSError):
-                if new_data:
-                    for part in data_files(data_file):  # type: ignore[arg-type]
-                        unlink(part)
-                self._folder.delete_dir(paths.dir, keep=paths.data_entries())
+            self._undo_create(paths, data_file if new_data else None)
             raise
         if data_file is not None:  # state.json names it now
             with contextlib.suppress(OSError):
                 unlink(paths.data_record)
         return info
+
+    def _undo_create(self, paths: StatePaths, new_data: str | None) -> None:
+        """After a failed create: remove its folder, and the data file it created (one that was
+        there before is never touched); best effort, the failure matters more."""
+        with contextlib.suppress(DtsctlError, OSError):
+            if new_data:
+                for part in data_files(new_data):
+                    unlink(part)
+            self._folder.delete_dir(paths.dir, keep=paths.data_entries())
 
     def start(self, name: str) -> EmulatorInfo:
         paths = self._paths(name)
@@ -319,10 +341,13 @@ class LocalEngine:
         self._folder.make_dir(paths.dir)
         return self._launch(name, paths, state, action="start")
 
-    def _launch(self, name: str, paths: StatePaths, state: LocalState, *, action: Launch) -> EmulatorInfo:
+    def _launch(self, name: str, paths: StatePaths, state: LocalState, *, action: Launch,
+                keep: bool = False) -> EmulatorInfo:
         command = list(state.command)
         # A new emulator's folder goes with a failed start: the error's log tail is what remains.
         see_log = "Its last log lines are shown above." if action == "create" else f"See its log: {paths.log}."
+        if keep:  # --keep-on-failure: a failed create stays, recorded stopped, as a failed start does
+            action = "start"
         with self._folder.writing():
             unlink(paths.ready)
         proc: subprocess.Popen[bytes] | None = None

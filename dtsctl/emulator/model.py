@@ -47,6 +47,16 @@ PullPolicy = Literal["missing", "always", "never"]
 EmulatorState = Literal["created", "running", "paused", "restarting", "removing", "exited", "dead", "stopped",
                         "unknown"]
 
+#: The `up` flags that set a recorded setting (see EmulatorSpec.settings) of the same name. The
+#: environment is set by --task-hub, --dynamic-task-hubs and --env, each for its own variables.
+FLAG_SETTINGS = {"--port": "port", "--bind": "bind", "--tag": "image", "--image": "image",
+                 "--dashboard-port": "dashboard_port"}
+
+#: `up` flags that mean something only to the Docker engine: the local engine runs no image and
+#: serves no dashboard. (--env is not one: the local engine passes it to its server, which reads
+#: DTS_TASK_HUB_NAMES, DTS_USE_DYNAMIC_TASK_HUBS and grpc's own GRPC_* variables from it.)
+DOCKER_ONLY_FLAGS = ("--tag", "--image", "--pull", "--dashboard-port")
+
 # Progress callback: a pull reports (layer id, status, current bytes, total bytes).
 PullProgress = Callable[[str, str, int | None, int | None], None]
 
@@ -66,6 +76,10 @@ class EmulatorSpec:
     # default one). Neither: a new emulator keeps it in memory, an existing one keeps what it has.
     persist: bool = False
     data_file: str | None = None
+    # The `up` flags the user typed ("--port", "--task-hub", ...): only those are compared with an
+    # existing emulator's settings, the others take its recorded values. None: every setting counts
+    # (a spec made in code, not from a command line).
+    given: frozenset[str] | None = None
 
     @property
     def wants_data(self) -> bool:
@@ -90,6 +104,42 @@ class EmulatorSpec:
             doc["image"] = self.image
             doc["dashboard_port"] = self.dashboard_port
         return doc
+
+    @property
+    def docker_only_given(self) -> tuple[str, ...]:
+        """The Docker-only flags the user typed, in DOCKER_ONLY_FLAGS order."""
+        return tuple(f for f in DOCKER_ONLY_FLAGS if f in (self.given or ()))
+
+    def _typed_environment(self) -> dict[str, str]:
+        """The variables of environment() that the flags the user typed set (given is not None)."""
+        given = self.given or frozenset()
+        env: dict[str, str] = {}
+        if "--task-hub" in given:
+            env[ENV_TASK_HUB_NAMES] = ",".join(self.task_hubs)
+        if "--dynamic-task-hubs" in given and self.dynamic_task_hubs:
+            env[ENV_DYNAMIC_TASK_HUBS] = "true"
+        if "--env" in given:
+            env.update(dict(self.env))
+        return env
+
+    def wanted_settings(self, engine: EngineKind, recorded: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings an existing emulator (which recorded `recorded`) must have for this `up` to
+        be about it: what the typed flags say, and its own recorded value for everything else (a
+        default the user did not type is no wish: `up --name N` starts N again as it was)."""
+        wanted = self.settings(engine)
+        if self.given is None:
+            return wanted
+        typed = {FLAG_SETTINGS[flag] for flag in self.given if flag in FLAG_SETTINGS}
+        out: dict[str, Any] = {}
+        for key, value in wanted.items():
+            if key not in recorded:
+                out[key] = value  # not compared (settings_differ): nothing to take
+            elif key == "environment":
+                env = recorded[key]
+                out[key] = {**env, **self._typed_environment()} if isinstance(env, Mapping) else value
+            else:
+                out[key] = value if key in typed else recorded[key]
+        return out
 
 
 @dataclass
@@ -201,8 +251,10 @@ class Engine(Protocol):
     def find(self, name: str) -> EmulatorInfo | None:
         """The emulator with this name, in any state, or None."""
 
-    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None) -> EmulatorInfo:
-        """Create and start a new emulator (pulling the image per spec.pull). No readiness wait."""
+    def create(self, spec: EmulatorSpec, progress: PullProgress | None = None, *,
+               keep_on_failure: bool = False) -> EmulatorInfo:
+        """Create and start a new emulator (pulling the image per spec.pull). No readiness wait.
+        A failure removes what it made, unless `keep_on_failure` (then its error says where it is)."""
 
     def start(self, name: str) -> EmulatorInfo:
         """Start a stopped emulator again."""

@@ -26,7 +26,7 @@ from dtsctl.emulator.model import (
     StateFolderError,
     settings_differ,
 )
-from dtsctl.errors import ExitCode, NotFound, Unreachable, UsageError
+from dtsctl.errors import DtsctlError, ExitCode, NotFound, Unreachable, UsageError
 
 #: What `up` (and `restart`) did: made a new emulator, started a stopped one, found it running,
 #: removed and made it again (--recreate), stopped and started it.
@@ -76,6 +76,11 @@ class Engines:
         if self._docker_status is None:
             self._docker_status = self.docker.available()
         return self._docker_status
+
+    @property
+    def docker_asked(self) -> bool:
+        """Whether this command has already asked the Docker Engine if it answers."""
+        return self._docker_status is not None
 
     def get(self, kind: EngineKind) -> Engine:
         return self.docker if kind == "docker" else self.local
@@ -148,8 +153,7 @@ def _not_ours(info: EmulatorInfo) -> EmulatorError:
     )
 
 
-def _describe_diff(info: EmulatorInfo, spec: EmulatorSpec, names: list[str]) -> str:
-    wanted = spec.settings(info.engine)
+def _describe_diff(info: EmulatorInfo, wanted: Mapping[str, object], names: list[str]) -> str:
     return ", ".join(f"{n} {info.settings.get(n)!r} -> {wanted.get(n)!r}" for n in names)
 
 
@@ -170,7 +174,9 @@ def _fail_start(engine: Engine, info: EmulatorInfo, probe: readiness.Probe, time
     running, _ = engine.alive(info.name)
     if not keep:
         engine.remove(info.name)
-    left = f" It was left in place (--keep-on-failure): 'dtsctl emulator logs --name {info.name}'." if keep else ""
+    log = f"its log is {info.log_path}, " if info.log_path else ""
+    left = (f" It was left in place (--keep-on-failure): {log}'dtsctl emulator logs --name {info.name}' shows it."
+            if keep else "")
     if not running:
         return EmulatorError(
             f"The emulator '{info.name}' exited while starting ({probe.detail}).{left}",
@@ -217,13 +223,48 @@ def _conflict(name: str) -> EmulatorError:
     )
 
 
+def _flags_text(flags: tuple[str, ...]) -> tuple[str, str]:
+    """('--tag and --pull', 'apply') or ('--tag', 'applies'): flags and a verb that agrees."""
+    text = ", ".join(flags[:-1]) + " and " + flags[-1] if len(flags) > 1 else flags[0]
+    return text, "apply" if len(flags) > 1 else "applies"
+
+
+def _refuse_docker_only(spec: EmulatorSpec, engines: Engines, choice: EngineChoice) -> None:
+    """Docker-only flags typed for an emulator that will run on the local engine are a usage error
+    that says why it would be local, before anything is created or removed (ignored, they would
+    leave the user believing they took effect)."""
+    flags = spec.docker_only_given
+    if not flags or choice == "docker":
+        return
+    text, verb = _flags_text(flags)
+    not_verb = "do not apply" if len(flags) > 1 else "does not apply"
+    if choice == "local":
+        raise UsageError(f"{text} {not_verb} to the local engine (--engine local): it runs no image and serves no dashboard.",
+                         hint=f"Leave out {text}, or use '--engine docker'.")
+    if spec.wants_data:
+        raise UsageError(f"--persist and --data run the local engine (only it keeps state), and {text} only {verb} "
+                         "to the Docker engine.", hint=f"Leave out {text}, or leave out --persist and --data.")
+    ok, why = engines.docker_available()
+    if not ok:
+        raise UsageError(f"Docker is not available ({why}), and {text} only {verb} to the Docker engine: "
+                         "--engine auto would start the local engine without them.",
+                         hint=f"Use '--engine local' without {text}, or start the Docker Engine and run this again.")
+
+
 def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: float, recreate: bool,
         keep_on_failure: bool, progress: PullProgress | None, phase: Phase) -> UpResult:
     found = engines.locate(spec.name, "auto" if choice == "auto" else choice)
+    if found is None or recreate:
+        _refuse_docker_only(spec, engines, choice)  # a new emulator: which engine, and why
     action: UpAction = "created"
     if found is not None:
         engine, info = found
         reason = f"an emulator named '{spec.name}' already exists on the {engine.kind} engine"
+        if engine.kind == "local" and spec.docker_only_given and not recreate:
+            text, _ = _flags_text(spec.docker_only_given)
+            raise UsageError(f"The emulator '{spec.name}' runs on the local engine, where {text} "
+                             f"{'do' if len(spec.docker_only_given) > 1 else 'does'} not apply.",
+                             hint=f"Leave out {text} to use it, or use another --name for an emulator on Docker.")
         if recreate:
             phase(f"removing the existing '{spec.name}' ({engine.kind})")
             engine.remove(spec.name)
@@ -233,11 +274,12 @@ def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: 
             raise _not_ours(info)
         else:
             _check_data(info, spec)
-            diff = settings_differ(info.settings, spec.settings(info.engine))
+            wanted = spec.wanted_settings(info.engine, info.settings)
+            diff = settings_differ(info.settings, wanted)
             if diff:
                 raise EmulatorError(
                     f"The emulator '{spec.name}' ({engine.kind}, {info.state}) has other settings: "
-                    f"{_describe_diff(info, spec, diff)}.",
+                    f"{_describe_diff(info, wanted, diff)}.",
                     hint="Recreate it with these settings (its in-memory state is lost): add --recreate.",
                 )
             if not info.running:
@@ -250,7 +292,7 @@ def _up(spec: EmulatorSpec, engines: Engines, *, choice: EngineChoice, timeout: 
         engine, reason = engines.choose(choice, persist=spec.wants_data)
         phase(f"creating '{spec.name}' on the {engine.kind} engine")
         try:
-            info = engine.create(spec, progress)
+            info = engine.create(spec, progress, keep_on_failure=keep_on_failure)
         except EmulatorExists:
             # Docker refused a second container of this name: it is the other command's, never ours to remove.
             raise _conflict(spec.name) from None
@@ -294,11 +336,66 @@ def _check_data(info: EmulatorInfo, spec: EmulatorSpec) -> None:
              f"'dtsctl emulator down --name {name}' first ({recorded} is kept).")
 
 
+@dataclass
+class Listing:
+    """Every emulator dtsctl knows on the engines asked, and why Docker was not asked (None: it was)."""
+
+    emulators: list[EmulatorInfo]
+    docker_skipped: str | None = None
+
+
+def list_emulators(engines: Engines, choice: EngineChoice = "auto") -> Listing:
+    """The local engine's emulators (its state folder), then the Docker Engine's emulator containers
+    when it answers (with --engine docker, Unreachable when it does not). No readiness call: a
+    list must stay quick; `status --name N` checks one."""
+    found: list[EmulatorInfo] = []
+    if choice != "docker":
+        local = engines.local
+        found.extend(info for info in map(local.find, local.names()) if info is not None)
+    skipped = None
+    if choice != "local":
+        ok, why = engines.docker_available()
+        if not ok and choice == "docker":
+            raise Unreachable(f"Cannot use Docker: {why}.", hint="Start the Docker Engine, or list the local engine's "
+                                                                 "emulators with --engine local.")
+        if ok:
+            try:
+                found.extend(sorted(engines.docker.emulators(), key=lambda i: i.name))  # type: ignore[attr-defined]
+            except DtsctlError as exc:
+                if choice == "docker":
+                    raise
+                skipped = exc.message.rstrip(".")
+        else:
+            skipped = why
+    return Listing(found, skipped)
+
+
+def known_names(engines: Engines, choice: EngineChoice = "auto") -> list[tuple[str, EngineKind]]:
+    """(name, engine) of the emulators on the engines `choice` allows, without asking Docker when it
+    is not known to answer (for a "no emulator named X" message: it must not add a wait)."""
+    names: list[tuple[str, EngineKind]] = []
+    if choice != "docker":
+        names.extend((n, "local") for n in engines.local.names())  # type: ignore[attr-defined]
+    if choice != "local" and (engines.docker_asked or choice == "docker") and engines.docker_available()[0]:
+        with contextlib.suppress(DtsctlError):
+            names.extend((i.name, "docker") for i in engines.docker.emulators())  # type: ignore[attr-defined]
+    return names
+
+
+def absent_hint(engines: Engines, name: str, choice: EngineChoice = "auto") -> str:
+    """What to say after "No emulator named X.": the ones that exist, or that there are none and how to start one."""
+    flag = f" --name {name}" if name != DEFAULT_NAME else ""
+    known = [(n, kind) for n, kind in known_names(engines, choice) if n != name]
+    if not known:
+        return f"dtsctl knows no emulator: start one with 'dtsctl emulator up{flag}'."
+    listed = ", ".join(f"{n} ({kind})" for n, kind in known)
+    return f"The emulators dtsctl knows: {listed} ('dtsctl emulator list'); 'dtsctl emulator up{flag}' starts a new one."
+
+
 def require(engines: Engines, name: str, choice: EngineChoice = "auto") -> tuple[Engine, EmulatorInfo]:
     found = engines.locate(name, choice)
     if found is None:
-        raise NotFound(f"No emulator named '{name}'.", hint="Start one with 'dtsctl emulator up'" +
-                       (f" --name {name}" if name != DEFAULT_NAME else "") + ".")
+        raise NotFound(f"No emulator named '{name}'.", hint=absent_hint(engines, name, choice))
     return found
 
 

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from dtsctl.dts import TASK_HUB_NOT_FOUND
-from dtsctl.errors import DtsctlError, InvalidInput, NotFound, OperationFailed, Unauthorized, Unreachable, as_clause
+from dtsctl.errors import (
+    DtsctlError,
+    InvalidInput,
+    NotFound,
+    OperationFailed,
+    Unauthorized,
+    Unreachable,
+    as_clause,
+    sentence,
+)
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,7 @@ def translate(exc: BaseException, conn: Any, *, instance_id: str | None = None,
     details = status.details.strip()
     if code == "UNAVAILABLE":
         return Unreachable(
-            f"Cannot connect to {where}: {details or 'unavailable'}.",
+            sentence(f"Cannot connect to {where}: {details or 'unavailable'}"),
             hint="Is the scheduler running? For the local emulator: 'dtsctl emulator up' "
                  "(or 'dtsctl emulator status'); 'dtsctl doctor' finds out why it cannot be reached.",
         )
@@ -130,7 +139,7 @@ def translate(exc: BaseException, conn: Any, *, instance_id: str | None = None,
         )
     if code == "NOT_FOUND" and TASK_HUB_NOT_FOUND.lower() in details.lower():
         return NotFound(
-            f"Task hub '{conn.task_hub}' was not found at {conn.target.endpoint} ({details}).",
+            f"Task hub '{conn.task_hub}' was not found at {conn.target.endpoint} ({as_clause(details)}).",
             hint="Check the TaskHub in the connection string or --task-hub ('dtsctl connection show'); "
                  "on the emulator, 'dtsctl emulator status' lists the hubs it serves. In Azure a new RBAC "
                  "assignment can also take up to 10 minutes to apply; 'dtsctl doctor' checks both.",
@@ -138,23 +147,23 @@ def translate(exc: BaseException, conn: Any, *, instance_id: str | None = None,
     if code == "NOT_FOUND":
         if instance_id is not None:
             return instance_not_found(instance_id, conn)
-        return NotFound(f"Not found at {where}: {details}.")
+        return NotFound(sentence(f"Not found at {where}: {details}"))
     if code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
         label = "permission denied" if code == "PERMISSION_DENIED" else "not authenticated"
         return Unauthorized(
-            f"The scheduler refused the call ({label}) at {where}: {details or code}.",
+            sentence(f"The scheduler refused the call ({label}) at {where}: {details or code}"),
             hint="The identity needs the 'Durable Task Data Contributor' role on the scheduler, and the "
                  "scheduler's IP allowlist must include this machine; for a user-assigned identity the "
                  "connection string needs ClientID. 'dtsctl doctor' checks each of these.",
         )
     if code == "INVALID_ARGUMENT":
-        return InvalidInput(f"The scheduler rejected the request: {details}.")
+        return InvalidInput(sentence(f"The scheduler rejected the request: {details}"))
     if too_large(exc):
-        return OperationFailed(f"Could not {action}: the scheduler's answer is larger than dtsctl accepts ({details}).",
+        return OperationFailed(f"Could not {action}: the scheduler's answer is larger than dtsctl accepts ({as_clause(details)}).",
                                hint="Ask for less at once: a narrower filter, or --limit.")
     if code == "UNIMPLEMENTED":
-        return OperationFailed(f"This scheduler does not support this operation ({details or 'UNIMPLEMENTED'}).")
-    return OperationFailed(f"Could not {action} at {where}: {code}: {details}.")
+        return OperationFailed(f"This scheduler does not support this operation ({as_clause(details) or 'UNIMPLEMENTED'}).")
+    return OperationFailed(sentence(f"Could not {action} at {where}: {code}: {details}"))
 
 
 _LOGGED_STATUS = re.compile(r"status = StatusCode\.(\w+)")

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from dtsctl.cli import completers
 from dtsctl.cli.common import finite
 from dtsctl.cli.options import Given, Option, OptionSet
 from dtsctl.errors import UsageError
@@ -69,7 +70,7 @@ def _build_filter(values: dict[str, Any], given: Given):
 
 FILTER = OptionSet(
     options=(
-        Option("status", Optional[list[str]], None, ("--status", "-s"), STATUS_HELP, {"show_default": False}),
+        Option("status", Optional[list[str]], None, ("--status", "-s"), STATUS_HELP, {"show_default": False, "autocompletion": completers.statuses}),
         Option("created_after", Optional[str], None, ("--created-after",), f"Created at or after: {TIME_FORMS}.",
                {"show_default": False}),
         Option("created_before", Optional[str], None, ("--created-before",), f"Created before: {TIME_FORMS}.",

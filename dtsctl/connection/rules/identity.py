@@ -100,9 +100,11 @@ def identity_findings(out: Findings, values: dict[str, str], auth: AuthKind | No
             out.add(
                 Code.WORKLOAD_IDENTITY_MISSING,
                 f"Authentication=WorkloadIdentity needs a {what}, but neither {key} in the connection string "
-                f"nor the {var} environment variable gives one, so no token can be requested.",
-                f"Add {key}=<{what}> to the connection string, or set {var} (the AKS workload identity webhook "
-                "sets it in pods labelled azure.workload.identity/use=true).",
+                f"nor the {var} environment variable gives one here, so no token can be requested on this "
+                f"machine; in a pod labelled azure.workload.identity/use=true the AKS workload identity webhook "
+                f"sets {var}, and the string works there.",
+                f"Nothing to change for such a pod; to use the string elsewhere, add {key}=<{what}> to it or "
+                f"set {var}.",
                 key=key,
             )
     if auth == "Environment":
