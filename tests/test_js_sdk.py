@@ -234,3 +234,36 @@ def test_js_sdk_timers_run_on_the_real_clock(js_project: Path, engine: RunningSe
     assert got["endedAtMs"] - got["startedAtMs"] >= 1900, got  # the timer waited
     assert abs(got["clockBeforeMs"] - got["startedAtMs"]) < 5000, got  # the clock is now, not 1970
     assert got["clockAfterMs"] - got["clockBeforeMs"] >= 1900, got
+
+
+def test_js_sdk_retries_read_as_attempts_of_one_step(js_project: Path, engine: RunningServer) -> None:
+    """The JS SDK's RetryPolicy schedules each attempt (and the delay timer between) its own way:
+    `instance show` still counts them as attempts of one activity, and `instance trace` folds them
+    into one step, while the third attempt runs and after it succeeded."""
+    from support.cli import invoke
+
+    iid = f"jsretry-{os.getpid()}-{time.monotonic_ns()}"
+    cs = f"Endpoint=http://localhost:{engine.grpc_port};Authentication=None;TaskHub={DEFAULT_HUB}"
+    cmd = [shutil.which("node") or "node", "retries.mjs", str(engine.grpc_port), iid]
+    proc = subprocess.Popen(cmd, cwd=js_project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def pending() -> dict:
+            r = invoke("instance", "show", iid, "-c", cs, "-o", "json")
+            return (r.json().get("pending") or {}) if r.exit_code == 0 else {}
+
+        wait_until(lambda: any(a["attempt"] == 3 for a in pending().get("activities", [])), timeout=20,
+                   interval=0.1, desc="the third attempt running")
+        (activity,) = pending()["activities"]
+        assert activity["name"] == "flaky" and activity["state"] == "open"
+        tree = invoke("instance", "trace", iid, "-c", cs).stdout.splitlines()
+        assert tree[1].startswith("└── ● activity flaky  3 attempts  running"), tree
+        out, err = proc.communicate(timeout=NODE_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, f"{out}\n{err}"
+    assert json.loads(out.strip().splitlines()[-1]) == {"status": "COMPLETED", "output": "done js"}
+    tree = invoke("instance", "trace", iid, "-c", cs).stdout.splitlines()
+    assert tree[0].startswith(f"✓ {iid} (retrier)  COMPLETED")
+    assert tree[1].startswith("└── ✓ activity flaky  3 attempts"), tree

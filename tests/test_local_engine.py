@@ -95,7 +95,7 @@ def fake_state(engine: LocalEngine, name: str, pid: int, port: int = 1) -> Path:
 # --------------------------------------------------------------------------- tests
 
 def test_available_and_names(engine: LocalEngine) -> None:
-    assert engine.available() == (True, "built-in engine (in memory, or in a data file with --persist; no Docker needed)")
+    assert engine.available() == (True, "local engine (in memory, or in a data file with --persist; no Docker needed)")
     assert engine.kind == "local"
     for bad in ("", "-x", ".hidden", "a/b", "..", "x" * 65, "a b", "name\n"):
         with pytest.raises(UsageError):

@@ -31,7 +31,7 @@ from dtsctl.times import two_units
 
 app = group(
     "emulator",
-    "Run the DTS emulator: the real container on Docker, or a built-in local engine without Docker.",
+    "Run the DTS emulator: the real container on Docker, or the local engine (built in, no Docker).",
 )
 
 IN_MEMORY = "State is in memory only: everything is lost when the emulator stops."
@@ -144,7 +144,7 @@ def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
     return [
         ("Engine", info.engine),
         ("Running as", where),
-        ("Image", info.image or ("built-in (dtsctl local engine)" if info.engine == "local" else None)),
+        ("Image", info.image or ("none: dtsctl's local engine" if info.engine == "local" else None)),
         ("gRPC endpoint", info.endpoint),
         ("Task hubs", (", ".join(info.task_hubs) or "-") + (" (+ dynamic)" if info.dynamic_task_hubs else "")),
         ("Connection string", info.connection_string),

@@ -101,7 +101,7 @@ class DockerEngine:
         except ImportError:
             raise Unavailable(
                 reason="the docker Python package is not installed",
-                hint="Install it ('pip install docker'), or use the built-in engine: 'dtsctl emulator up --engine local'.",
+                hint="Install it ('pip install docker'), or use the local engine: 'dtsctl emulator up --engine local'.",
             ) from None
         url, _source = docker_host(self._environ)
         where = display(url)

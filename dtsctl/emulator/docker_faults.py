@@ -25,10 +25,10 @@ from dtsctl.errors import DtsctlError, NotFound, Unauthorized, Unreachable, as_c
 
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 
-HINT_ENGINE = "Start Docker, or use the built-in engine: 'dtsctl emulator up --engine local'."
+HINT_ENGINE = "Start Docker, or use the local engine: 'dtsctl emulator up --engine local'."
 HINT_REGISTRY = (
     "Use --image with a mirror of the emulator image that you can reach, "
-    "or the built-in engine: 'dtsctl emulator up --engine local'."
+    "or the local engine: 'dtsctl emulator up --engine local'."
 )
 
 

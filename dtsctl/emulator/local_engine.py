@@ -77,7 +77,7 @@ READY_TIMEOUT = 15.0  # seconds create/start wait for the ready file
 LOG_TAIL_LINES = 20
 HTTP_TIMEOUT = 1.0
 
-AVAILABLE_DETAIL = "built-in engine (in memory, or in a data file with --persist; no Docker needed)"
+AVAILABLE_DETAIL = "local engine (in memory, or in a data file with --persist; no Docker needed)"
 _PORT_IN_USE_MARK = "cannot listen for gRPC"
 _DATA_REFUSED_MARK = f" {DATA_LOGGER}: "
 

@@ -95,11 +95,11 @@ class Engines:
         if choice == "docker":
             if not ok:
                 raise Unreachable(f"Cannot use Docker: {why}.",
-                                  hint="Start the Docker Engine, or use the built-in engine: 'dtsctl emulator up --engine local'.")
+                                  hint="Start the Docker Engine, or use the local engine: 'dtsctl emulator up --engine local'.")
             return self.docker, "asked for with --engine docker"
         if ok:
             return self.docker, f"a Docker Engine answers ({why})"
-        return self.local, f"no Docker Engine ({why}); using the built-in local engine"
+        return self.local, f"no Docker Engine ({why}); using the local engine"
 
     def locate(self, name: str, choice: EngineChoice = "auto") -> tuple[Engine, EmulatorInfo] | None:
         """Find the emulator called `name` on the engines `choice` allows (local first: it is cheap)."""
@@ -108,7 +108,7 @@ class Engines:
             if kind == "docker" and not self.docker_available()[0]:
                 if choice == "docker":
                     raise Unreachable(f"Cannot use Docker: {self.docker_available()[1]}.",
-                                      hint="Start the Docker Engine, or look on the built-in engine with --engine local.")
+                                      hint="Start the Docker Engine, or look for it on the local engine: add --engine local.")
                 continue
             engine = self.get(kind)
             info = engine.find(name)

@@ -147,12 +147,12 @@ def _emulator_up(engines: Any, spec: EmulatorSpec, choice: str, timeout: float, 
             reason = result.engine_reason
         except DtsctlError as exc:
             # A fresh machine with a Docker Engine but no way to pull the image (offline, a proxy):
-            # with --engine auto the demo still runs, on the built-in engine.
+            # with --engine auto the demo still runs, on the local engine.
             if choice != "auto" or not engines.docker_available()[0]:
                 raise
-            phase(f"the Docker engine could not run the emulator ({exc.message}); using the built-in local engine")
+            phase(f"the Docker engine could not run the emulator ({exc.message}); using the local engine")
             result = service.up(spec, engines, choice="local", timeout=timeout, progress=progress, phase=phase)
-            reason = f"Docker failed ({exc.message}); the built-in local engine instead"
+            reason = f"Docker failed ({exc.message}); the local engine instead"
         info = result.info
         emulator.engine_reason = reason
         if result.action == "running":  # another command brought it up since `_existing` looked: not ours
