@@ -29,6 +29,10 @@ def leaf_commands() -> list[tuple[str, ...]]:
 
 COMMANDS = leaf_commands()
 
+# COLUMNS only: Typer reads TERMINAL_WIDTH once, when typer.rich_utils is first imported, and keeps it
+# for the process; set here, it would render every later test's error boxes at 80 columns too.
+AT_80 = {"COLUMNS": "80"}
+
 
 def test_the_walk_finds_the_commands() -> None:
     assert ("instance", "trace") in COMMANDS and ("emulator", "up") in COMMANDS and ("demo",) in COMMANDS
@@ -37,7 +41,7 @@ def test_the_walk_finds_the_commands() -> None:
 
 @pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
 def test_help_has_examples_and_nothing_cut(path: tuple[str, ...]) -> None:
-    r = invoke(*path, "--help", env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    r = invoke(*path, "--help", env=AT_80)
     assert r.exit_code == 0, r.stderr
     text = r.stdout
     assert max(len(line) for line in text.splitlines()) <= 80
@@ -50,7 +54,7 @@ def test_help_has_examples_and_nothing_cut(path: tuple[str, ...]) -> None:
 
 
 def test_top_level_help_says_what_dtsctl_is_and_starts_with_the_demo() -> None:
-    r = invoke("--help", env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    r = invoke("--help", env=AT_80)
     assert r.exit_code == 0
     text = r.stdout
     assert "Azure Durable Task Scheduler" in text

@@ -72,8 +72,10 @@ def list_(cx: Cx, scheduler: SchedulerOpt = None, role: RoleOpt = None, assignee
           azure: AzureArgs) -> None:
     """Every Durable Task role at the scheduler, its task hubs and above, with the principal's kind.
 
-    Example:
+    Examples:
       dtsctl access list --scheduler my-scheduler -g my-group
+      dtsctl access list -s my-scheduler --task-hub orders --assignee me
+      dtsctl access list -s my-scheduler --role worker -o json
     """
     from dtsctl.azure import access, schedulers
 
@@ -122,8 +124,9 @@ def grant(
 ) -> None:
     """Grant a Durable Task role on a task hub (--task-hub) or the whole scheduler; granting twice is one assignment.
 
-    Example:
-      dtsctl access grant --scheduler my-scheduler --task-hub orders --role contributor --assignee me --wait
+    Examples:
+      dtsctl access grant --task-hub orders --role contributor --assignee me
+      dtsctl access grant -s my-scheduler --role worker --assignee me --wait
     """
     from dtsctl.azure import access
     from dtsctl.dts import ROLE_NAMES
@@ -201,8 +204,9 @@ def revoke(
 ) -> None:
     """Revoke a Durable Task role granted on a task hub (--task-hub) or the scheduler.
 
-    Example:
-      dtsctl access revoke --scheduler my-scheduler --task-hub orders --role contributor --assignee me --yes
+    Examples:
+      dtsctl access revoke --task-hub orders --role contributor --assignee me
+      dtsctl access revoke -s my-scheduler --role worker --assignee me --yes
     """
     from dtsctl.azure import access
     from dtsctl.dts import ROLE_NAMES

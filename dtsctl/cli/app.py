@@ -52,7 +52,6 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     cls=LazyGroup,
     name="dtsctl",
-    help="Operate Azure Durable Task Scheduler: connection strings, profiles and more.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -75,7 +74,15 @@ def root(
         typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True),
     ] = False,
 ) -> None:
-    """dtsctl: the command line for Azure Durable Task Scheduler (DTS).
+    """The command line for Azure Durable Task Scheduler (DTS): run the emulator, check and build
+    connection strings, find what stops an app reaching its scheduler (doctor), start and
+    inspect orchestration instances and entities, and set up schedulers in Azure.
+
+    Start here:
+      dtsctl demo            # emulator, worker and three samples, end to end
+      dtsctl emulator up     # an emulator at http://localhost:8080
+      dtsctl doctor          # check the way from here to the scheduler
+      dtsctl instance list   # the newest instances first
 
     Every command takes -o/--output text|json|jsonl, --debug and --no-color after its name.
     """

@@ -62,12 +62,12 @@ def up(
 ) -> None:
     """From nothing to a working scheduler; run again, it changes nothing.
 
-    Makes what is missing of: the resource group, a Consumption scheduler admitting this machine, the
-    task hub, Durable Task Data Contributor for you on it, and a profile; then waits until the data
-    plane answers you.
+    Makes what is missing of: the resource group, a Consumption scheduler admitting this machine, the task hub, Durable Task Data Contributor for you on it, and a profile; then waits until the data plane answers you.
 
-    Example:
+    Examples:
       dtsctl azure up my-scheduler -g my-group -l westus2
+      dtsctl azure up my-scheduler -g my-group -l westus2 --task-hub orders
+      dtsctl azure up my-scheduler -g my-group -l westus2 --auth cli
     """
     from dtsctl.azure import up as core
     from dtsctl.config import paths, profiles

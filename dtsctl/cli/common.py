@@ -235,7 +235,9 @@ def target_options(timeout: float | None) -> OptionSet[Any]:
     scheduler a command talks to, built into `TargetArgs`."""
     options = [
         Option("connection_string", Optional[str], None, ("--connection-string", "-c"),
-               "Connection string 'Endpoint=...;Authentication=...;TaskHub=...' (overrides the environment and profiles).",
+               # Spaces after the semicolons (the grammar allows them) let the help wrap at 80 columns.
+               "Connection string: Endpoint=...; Authentication=...; TaskHub=... (overrides the environment "
+               "and profiles).",
                {"show_default": False}),
         Option("task_hub", Optional[str], None, ("--task-hub",),
                "Task hub name (overrides TaskHub in the connection string).", {"show_default": False}),

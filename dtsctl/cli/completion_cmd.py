@@ -26,7 +26,13 @@ def completion(
     cx: Cx,
     shell: Annotated[str, typer.Argument(help=f"One of: {', '.join(SHELLS)}.", show_default=False)],
 ) -> None:
-    """Print the shell completion script (README, 'Shell completion', shows how to install it)."""
+    """Print the shell completion script (README, 'Shell completion', shows how to install it).
+
+    Examples:
+      dtsctl completion bash > ~/.local/share/bash-completion/completions/dtsctl
+      dtsctl completion zsh > ~/.zfunc/_dtsctl
+      dtsctl completion fish > ~/.config/fish/completions/dtsctl.fish
+    """
     if shell not in SHELLS:
         raise UsageError(f"Unknown shell '{shell}'.", hint=f"Use one of: {', '.join(SHELLS)}.")
     script = completion_script(shell)

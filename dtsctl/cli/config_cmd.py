@@ -89,7 +89,13 @@ def set_profile(
     use: Annotated[bool, typer.Option("--use", help="Also make it the current profile.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Save even if the connection string has errors.")] = False,
 ) -> None:
-    """Create or update a profile. The connection string is validated first."""
+    """Create or update a profile. The connection string is validated first.
+
+    Examples:
+      dtsctl config set local -c "$(dtsctl connection new --emulator)" --use
+      dtsctl config set prod -c "$PROD_CONNECTION_STRING" --task-hub orders
+      dtsctl config set prod --subscription 00000000-0000-0000-0000-000000000000
+    """
     from dtsctl.connection import validate
 
     profiles.check_profile_name(name)
@@ -130,7 +136,12 @@ def set_profile(
 
 @command(app, "use")
 def use_profile(cx: Cx, name: NameArg) -> None:
-    """Make a profile the current one (used when no flag or environment variable says otherwise)."""
+    """Make a profile the current one (used when no flag or environment variable says otherwise).
+
+    Examples:
+      dtsctl config use prod
+      dtsctl config use local
+    """
     with profiles.edit(paths.config_file()) as config:
         profile = config.get(name)
         config.current = name
@@ -139,7 +150,12 @@ def use_profile(cx: Cx, name: NameArg) -> None:
 
 @command(app, "list")
 def list_profiles(cx: Cx) -> None:
-    """List the profiles; the current one is marked."""
+    """List the profiles; the current one is marked.
+
+    Examples:
+      dtsctl config list
+      dtsctl config list -o json | jq -r '.[].name'
+    """
     config = _load()
     docs = [_profile_doc(config, p) for _, p in sorted(config.profiles.items())]
 
@@ -161,7 +177,12 @@ def show_profile(
     name: Annotated[Optional[str], typer.Argument(help="Profile name (default: the current profile).", show_default=False,
                                                   autocompletion=completers.profile_names)] = None,
 ) -> None:
-    """Show one profile and check its connection string."""
+    """Show one profile and check its connection string.
+
+    Examples:
+      dtsctl config show
+      dtsctl config show prod -o json
+    """
     from dtsctl.connection import validate
 
     config = _load()
@@ -184,7 +205,12 @@ def show_profile(
 
 @command(app, "delete")
 def delete_profile(cx: Cx, name: NameArg) -> None:
-    """Delete a profile (if it was current, no profile is current afterwards)."""
+    """Delete a profile (if it was current, no profile is current afterwards).
+
+    Examples:
+      dtsctl config delete old-prod
+      dtsctl config delete old-prod -o json
+    """
     with profiles.edit(paths.config_file()) as config:
         profile = config.get(name)
         del config.profiles[name]
@@ -197,6 +223,11 @@ def delete_profile(cx: Cx, name: NameArg) -> None:
 
 @command(app, "path")
 def config_path(cx: Cx) -> None:
-    """Print the configuration file's path (DTSCTL_CONFIG, else $XDG_CONFIG_HOME/dtsctl/config.toml)."""
+    """Print the configuration file's path (DTSCTL_CONFIG, else $XDG_CONFIG_HOME/dtsctl/config.toml).
+
+    Examples:
+      dtsctl config path
+      dtsctl config path -o json
+    """
     path = paths.config_file()
     cx.emit({"path": str(path), "exists": path.exists()}, lambda w: w.line(str(path)))

@@ -74,6 +74,12 @@ def validate(
     """Check a connection string, explain every mistake with its fix, and show what it resolves to.
 
     Exit code 0 when it is valid, 2 when it has errors.
+
+    Examples:
+      dtsctl connection validate
+      dtsctl connection validate "$DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
+      dtsctl connection validate - < connection.txt
+      dtsctl connection validate --profile prod -o json
     """
     from dataclasses import replace
 
@@ -115,7 +121,13 @@ def validate(
 
 @command(app, "show", target=True)
 def show(cx: Cx) -> None:
-    """Show the target dtsctl resolves (flags > environment > profile > default) and where each value came from."""
+    """Show the target dtsctl resolves (flags > environment > profile > default) and where each value came from.
+
+    Examples:
+      dtsctl connection show
+      dtsctl connection show --profile prod
+      dtsctl connection show -o json | jq .sources
+    """
     from dtsctl.redact import redact
 
     target = cx.target()
@@ -170,7 +182,7 @@ def show(cx: Cx) -> None:
 @command(app, "new")
 def new(
     cx: Cx,
-    endpoint: Annotated[Optional[str], typer.Option(help="Scheduler endpoint, e.g. https://<scheduler>-<suffix>.<region>.durabletask.io.", show_default=False)] = None,
+    endpoint: Annotated[Optional[str], typer.Option(help="Scheduler endpoint, the URL 'dtsctl scheduler show' prints (its form is above).", show_default=False)] = None,
     auth: Annotated[Optional[str], typer.Option("--auth", "--authentication", help="DefaultAzure, ManagedIdentity, WorkloadIdentity, Environment, AzureCli, AzurePowerShell, VisualStudioCode, InteractiveBrowser or None.", show_default=False)] = None,
     task_hub: Annotated[Optional[str], typer.Option(help="Task hub name.", show_default=False)] = None,
     client_id: Annotated[Optional[str], typer.Option(help="Client id of a user-assigned managed identity or workload identity.", show_default=False)] = None,
@@ -178,9 +190,17 @@ def new(
     token_file_path: Annotated[Optional[str], typer.Option(help="Federated token file (workload identity).", show_default=False)] = None,
     additionally_allowed_tenants: Annotated[Optional[list[str]], typer.Option("--additionally-allowed-tenant", help="A tenant the credential may also use (repeatable).", show_default=False)] = None,
     emulator: Annotated[bool, typer.Option("--emulator", help="Start from the local emulator: http://localhost:8080, Authentication=None, task hub 'default'.")] = False,
-    export: Annotated[bool, typer.Option("--export", help="Print it as a shell 'export DURABLE_TASK_SCHEDULER_CONNECTION_STRING=...' line.")] = False,
+    export: Annotated[bool, typer.Option("--export", help="Print it as a shell 'export' line (the variable is named above).")] = False,
 ) -> None:
-    """Build a canonical connection string from its parts, and check it."""
+    """Build a canonical connection string from its parts, and check it.
+
+    A scheduler's endpoint in Azure is https://<scheduler>-<suffix>.<region>.durabletask.io. With --export the line is export DURABLE_TASK_SCHEDULER_CONNECTION_STRING='...' (the variable dtsctl reads).
+
+    Examples:
+      dtsctl connection new --emulator
+      dtsctl connection new --endpoint "$URL" --auth AzureCli --task-hub orders
+      dtsctl connection new --emulator --task-hub orders --export
+    """
     from dtsctl.connection import build, validate as check
 
     if emulator:

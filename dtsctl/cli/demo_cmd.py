@@ -58,6 +58,11 @@ def demo(
     A sample worker runs in this process; the approval flow gets its 'approval' event raised. Afterwards (or on Ctrl-C) the worker stops and an emulator the demo started is removed again, unless --keep.
 
     Exit code 0 when all three completed as expected, 1 otherwise.
+
+    Examples:
+      dtsctl demo
+      dtsctl demo --keep
+      dtsctl demo --engine local --port 8090
     """
     from dtsctl.emulator.service import Engines
     from dtsctl.output.progress import PullBars

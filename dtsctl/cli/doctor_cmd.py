@@ -30,17 +30,22 @@ def doctor(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --fix: make the repairs without asking.")] = False,
     auth: Annotated[AuthChoice, typer.Option("--auth", help="With --fix: how you sign in to Azure to make the repairs "
                                              "(default, cli, managedidentity, workloadidentity, environment, "
-                                             "devicecode, browser).", case_sensitive=False)] = "default",
+                                             "devicecode, browser).", metavar="<kind>",
+                                             case_sensitive=False)] = "default",
     rbac_wait: Annotated[float, typer.Option("--rbac-wait", help="With --fix: seconds to wait for a new role to apply "
                                              "(RBAC propagation) before checking for the last time.", min=0,
                                              callback=finite)] = 600.0,
 ) -> None:
     """Check, in order, everything between this machine and the scheduler; end with each problem's cause and fix.
 
-    With --fix, then repair the failures dtsctl knows how to repair (showing each change and the
-    dtsctl command that makes it, asking first unless --yes), and run the checks again.
+    With --fix, then repair the failures dtsctl knows how to repair (showing each change and the dtsctl command that makes it, asking first unless --yes), and run the checks again.
 
     Exit 0 when nothing failed (after the repairs), 1 otherwise.
+
+    Examples:
+      dtsctl doctor
+      dtsctl doctor --profile prod --dashboard
+      dtsctl doctor --profile prod --fix --auth cli
     """
     from dtsctl.doctor.context import Options
     from dtsctl.doctor.service import run

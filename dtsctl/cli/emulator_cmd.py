@@ -153,20 +153,27 @@ def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
     ]
 
 
+# The image as words that wrap ('dts/dts-emulator on mcr.microsoft.com'): the reference in one piece
+# is wider than the help column at 80 columns, and would be cut with '…'.
+_REGISTRY, _, _REPOSITORY = DEFAULT_IMAGE_REPO.partition("/")
+_IMAGE_WORDS = f"{_REPOSITORY} on {_REGISTRY}"
+
+
 @command(app, "up", options={"emu": EMULATOR})
 def up(
     cx: Cx,
     ctx: typer.Context,
-    tag: Annotated[str, typer.Option(help=f"Image tag of {DEFAULT_IMAGE_REPO}.")] = DEFAULT_TAG,
+    tag: Annotated[str, typer.Option(help=f"Tag of the emulator image ({_IMAGE_WORDS}).")] = DEFAULT_TAG,
     image: Annotated[Optional[str], typer.Option(help="Full image reference (a mirror, a private registry); overrides --tag.", show_default=False)] = None,
-    pull: Annotated[PullPolicy, typer.Option(help="When to pull the image.", case_sensitive=False)] = "missing",
+    pull: Annotated[PullPolicy, typer.Option(help="When to pull the image: missing, always or never.", metavar="<when>",
+                                                   case_sensitive=False)] = "missing",
     port: Annotated[int, typer.Option(help="Host port for gRPC (the container's 8080).")] = DEFAULT_GRPC_PORT,
     dashboard_port: Annotated[int, typer.Option(help="Host port for the dashboard (the container's 8082).")] = DEFAULT_DASHBOARD_PORT,
     bind: Annotated[str, typer.Option(help="Host address the ports listen on; 0.0.0.0 exposes them to the network.")] = DEFAULT_BIND,
     task_hub: Annotated[Optional[list[str]], typer.Option("--task-hub", help="A task hub to serve (repeatable; default 'default'). Sets DTS_TASK_HUB_NAMES.", show_default=False)] = None,
-    dynamic_task_hubs: Annotated[bool, typer.Option("--dynamic-task-hubs", help="Create task hubs on first use (DTS_USE_DYNAMIC_TASK_HUBS=true).")] = False,
+    dynamic_task_hubs: Annotated[bool, typer.Option("--dynamic-task-hubs", help="Create task hubs on first use: sets DTS_USE_DYNAMIC_TASK_HUBS to true.")] = False,
     env: Annotated[Optional[list[str]], typer.Option("--env", help="KEY=VALUE for the emulator's environment (repeatable).", show_default=False)] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait until the emulator answers gRPC Hello.", min=0.1,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait until the emulator answers gRPC Hello.", min=0.1, metavar="<seconds>",
                                                  callback=finite)] = 60.0,
     recreate: Annotated[bool, typer.Option("--recreate", help="Remove an existing emulator of this name first (its state is lost).")] = False,
     keep_on_failure: Annotated[bool, typer.Option("--keep-on-failure", help="Leave a failed emulator in place to inspect it.")] = False,
@@ -175,7 +182,16 @@ def up(
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Start the emulator (or find it running), wait until it answers, and print what an app needs."""
+    """Start the emulator (or find it running), wait until it answers, and print what an app needs.
+
+    On Docker it runs mcr.microsoft.com/dts/dts-emulator:latest (--tag, --image choose another).
+
+    Examples:
+      dtsctl emulator up
+      dtsctl emulator up --engine local --persist
+      dtsctl emulator up --task-hub orders --task-hub billing
+      dtsctl emulator up --engine local --name second --port 8180
+    """
     from dtsctl.emulator import service
 
     if (persist or data is not None) and emu.engine == "docker":
@@ -237,7 +253,13 @@ def down(
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Stop and remove the emulator (exit 0 when there is nothing to remove); a --persist emulator's data file stays unless --delete-data."""
+    """Stop and remove the emulator (exit 0 when there is nothing to remove); a --persist emulator's data file stays unless --delete-data.
+
+    Examples:
+      dtsctl emulator down
+      dtsctl emulator down --keep
+      dtsctl emulator down --name second --delete-data
+    """
     from dtsctl.emulator import service
 
     name = emu.name
@@ -287,7 +309,12 @@ def _last_log_lines(engines, info: EmulatorInfo) -> list[str]:
 
 @command(app, "status", options={"emu": EMULATOR})
 def status(cx: Cx, *, emu: EmulatorRef) -> None:
-    """State, readiness (gRPC Hello), ports, image, uptime and task hubs. Exit 0 only when running and ready."""
+    """State, readiness (gRPC Hello), ports, image, uptime and task hubs. Exit 0 only when running and ready.
+
+    Examples:
+      dtsctl emulator status
+      dtsctl emulator status --name second -o json
+    """
     from dtsctl.emulator import service
 
     engines = _engines()
@@ -371,7 +398,12 @@ def list_cmd(
     engine: Annotated[EngineChoice, typer.Option("--engine", help="auto: both engines (Docker when it answers); docker or local: that one only.",
                                                  case_sensitive=False)] = "auto",
 ) -> None:
-    """Every emulator dtsctl knows: the local engine's, and the Docker Engine's when it answers. Exit 0, also when there is none."""
+    """Every emulator dtsctl knows: the local engine's, and the Docker Engine's when it answers. Exit 0, also when there is none.
+
+    Examples:
+      dtsctl emulator list
+      dtsctl emulator list --engine local -o json
+    """
     from dtsctl.emulator import service
 
     listing = service.list_emulators(_engines(), engine)
@@ -406,7 +438,13 @@ def logs(
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Print the emulator's log."""
+    """Print the emulator's log.
+
+    Examples:
+      dtsctl emulator logs --tail 50
+      dtsctl emulator logs --follow
+      dtsctl emulator logs --name second --tail 20
+    """
     from dtsctl.emulator import service
     from dtsctl.output import render
 
@@ -430,7 +468,12 @@ def restart(
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Stop and start the emulator again, then wait until it is ready (in-memory state is lost; a --persist emulator keeps it)."""
+    """Stop and start the emulator again, then wait until it is ready (in-memory state is lost; a --persist emulator keeps it).
+
+    Examples:
+      dtsctl emulator restart
+      dtsctl emulator restart --name second --timeout 120
+    """
     from dtsctl.emulator import service
 
     name = emu.name
@@ -452,7 +495,12 @@ def dashboard(
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Print the emulator's dashboard URL (Docker engine only)."""
+    """Print the emulator's dashboard URL (Docker engine only).
+
+    Examples:
+      dtsctl emulator dashboard
+      dtsctl emulator dashboard --open
+    """
     from dtsctl.emulator import service
 
     _, info = service.require(_engines(), emu.name, emu.engine)
@@ -489,7 +537,13 @@ def env_cmd(
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Print the shell lines that point an app at the emulator: eval "$(dtsctl emulator env)"."""
+    """Print the shell lines that point an app at the emulator: eval "$(dtsctl emulator env)".
+
+    Examples:
+      dtsctl emulator env
+      dtsctl emulator env --name second --shell fish | source
+      dtsctl emulator env --shell powershell
+    """
     from dtsctl.emulator import service
 
     _, info = service.require(_engines(), emu.name, emu.engine)

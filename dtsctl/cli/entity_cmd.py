@@ -29,7 +29,13 @@ def list_cmd(
     prefix: Annotated[Optional[str], typer.Option(help="Only ids starting with this: an entity name ('counter'), or a name and the start of a key ('@counter@us-').", show_default=False)] = None,
     include_transient: Annotated[bool, typer.Option("--include-transient", help="Also entities that have operations queued but no state yet.")] = False,
 ) -> None:
-    """List entities: id, state, last modified, lock holder (sorted by id)."""
+    """List entities: id, state, last modified, lock holder (sorted by id).
+
+    Examples:
+      dtsctl entity list
+      dtsctl entity list --prefix counter
+      dtsctl entity list --prefix @counter@us- -o json
+    """
     from dtsctl import entities
     from dtsctl.times import relative
     from dtsctl.output import render
@@ -56,7 +62,12 @@ def list_cmd(
 
 @command(app, "show", target=True, timeout=TIMEOUT)
 def show(cx: Cx, entity_id: IdArg) -> None:
-    """One entity: its state (pretty JSON), when it last changed, who holds its lock, its queued operations."""
+    """One entity: its state (pretty JSON), when it last changed, who holds its lock, its queued operations.
+
+    Examples:
+      dtsctl entity show @counter@demo
+      dtsctl entity show @counter@demo -o json | jq .state
+    """
     import json
 
     from dtsctl import entities
@@ -89,7 +100,13 @@ def signal_cmd(
     operation: Annotated[str, typer.Argument(metavar="OPERATION", help="The operation to run (for the sample counter: add, reset, get, delete).", show_default=False)],
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="The operation's input: JSON, @file.json, or - for stdin.", show_default=False)] = None,
 ) -> None:
-    """Queue an operation for an entity; a worker hosting the entity runs it (signals do not wait for it)."""
+    """Queue an operation for an entity; a worker hosting the entity runs it (signals do not wait for it).
+
+    Examples:
+      dtsctl entity signal @counter@demo add --input 5
+      dtsctl entity signal @counter@demo reset
+      dtsctl entity signal @counter@demo add --input @amount.json
+    """
     import json
 
     from dtsctl import entities
@@ -116,7 +133,13 @@ def clean(
     keep_empty: Annotated[bool, typer.Option("--keep-empty", help="Do not remove entities without state.")] = False,
     keep_locks: Annotated[bool, typer.Option("--keep-locks", help="Do not release locks held by instances that no longer exist.")] = False,
 ) -> None:
-    """Remove entities that have no state and release locks whose holder no longer exists; report the counts."""
+    """Remove entities that have no state and release locks whose holder no longer exists; report the counts.
+
+    Examples:
+      dtsctl entity clean
+      dtsctl entity clean --keep-locks
+      dtsctl entity clean --keep-empty -o json
+    """
     from dtsctl import entities
 
     with cx.connect("clean entity storage") as conn:

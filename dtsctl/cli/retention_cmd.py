@@ -31,8 +31,9 @@ def _doc(view: SchedulerView, arm: dict[str, Any] | None, **derived: Any) -> dic
 def show(cx: Cx, scheduler: SchedulerOpt = None, *, azure: AzureArgs) -> None:
     """The retention policy: days kept per orchestration state.
 
-    Example:
+    Examples:
       dtsctl retention show --scheduler my-scheduler -g my-group
+      dtsctl retention show --profile prod -o json
     """
     from dtsctl.azure import retention
 
@@ -67,8 +68,9 @@ def set_(
 ) -> None:
     """Set retention days (merged into the current policy); first says how many instances it would purge.
 
-    Example:
-      dtsctl retention set --scheduler my-scheduler -g my-group --default 30d --completed 7d
+    Examples:
+      dtsctl retention set --scheduler my-scheduler -g my-group --default 30d
+      dtsctl retention set -s my-scheduler -g my-group --completed 7d --failed 30d
     """
     from dtsctl.azure import retention
     from dtsctl.output.progress import Spinner
@@ -114,8 +116,9 @@ def set_(
 def clear(cx: Cx, scheduler: SchedulerOpt = None, *, azure: AzureArgs, wait: Wait) -> None:
     """Remove the retention policy: the service's default (30 days) applies again.
 
-    Example:
+    Examples:
       dtsctl retention clear --scheduler my-scheduler -g my-group
+      dtsctl retention clear -s my-scheduler -g my-group --no-wait
     """
     from dtsctl.azure import retention
     from dtsctl.output.progress import Spinner

@@ -16,7 +16,12 @@ app = group("samples", "Sample orchestrations for the DTS patterns, and a worker
 
 @command(app, "list")
 def list_cmd(cx: Cx) -> None:
-    """Each sample: its pattern, what it does, and the command that starts it."""
+    """Each sample: its pattern, what it does, and the command that starts it.
+
+    Examples:
+      dtsctl samples list
+      dtsctl samples list -o json | jq -r '.[].command'
+    """
     from dtsctl.samples import SAMPLES
 
     docs = [s.to_dict() for s in SAMPLES]
@@ -69,6 +74,11 @@ def worker(
     """Host every sample (orchestrations, activities, the counter entity) against the target until Ctrl-C.
 
     A line per orchestration start, activity and entity operation goes to stderr (-o jsonl: one JSON object per line on stdout). Ctrl-C (or SIGTERM) stops it cleanly, with exit code 0.
+
+    Examples:
+      dtsctl samples worker
+      dtsctl samples worker --task-hub orders --concurrency 4
+      dtsctl samples worker -o jsonl > worker-events.jsonl
     """
     import signal
 

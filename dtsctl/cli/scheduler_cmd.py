@@ -43,7 +43,7 @@ AZURE = OptionSet(
                {"show_default": False}),
         Option("auth", AuthChoice, "default", ("--auth",),
                "How to sign in: default (DefaultAzureCredential), cli (az login), managedidentity, "
-               "workloadidentity, environment, devicecode, browser.", {"case_sensitive": False}),
+               "workloadidentity, environment, devicecode, browser.", {"case_sensitive": False, "metavar": "<kind>"}),
     ),
     build=lambda v, _given: AzureArgs(v["subscription"], v["resource_group"], v["arm_endpoint"], v["auth"].lower()),
     panel=AZURE_PANEL,
@@ -129,8 +129,10 @@ def scheduler_pairs(v: SchedulerView) -> list[tuple[str, Any]]:
 def list_(cx: Cx, *, azure: AzureArgs) -> None:
     """The schedulers in the subscription (or the resource group -g), with their task hubs.
 
-    Example:
+    Examples:
       dtsctl scheduler list -g my-group
+      dtsctl scheduler list
+      dtsctl scheduler list -o json | jq -r '.[].properties.endpoint'
     """
     from dtsctl.azure import schedulers
 
@@ -153,8 +155,9 @@ def show(cx: Cx, name: Annotated[Optional[str], typer.Argument(help=SCHEDULER_AR
          *, azure: AzureArgs) -> None:
     """Everything about one scheduler: settings, task hubs, retention, dashboard.
 
-    Example:
+    Examples:
       dtsctl scheduler show my-scheduler -g my-group
+      dtsctl scheduler show --profile prod
     """
     from dtsctl.azure import schedulers
 
@@ -183,8 +186,9 @@ AllowOpt = Annotated[Optional[list[str]], typer.Option("--allow", help="An addre
                                                        show_default=False)]
 MyIpOpt = Annotated[bool, typer.Option("--allow-my-ip", help="Let this machine's public address in (asked of an IP echo service).")]
 DenyAllOpt = Annotated[bool, typer.Option("--deny-all", help="Allow an empty IP allowlist, which denies every caller.")]
-AccessOpt = Annotated[Optional[NetworkAccess], typer.Option("--public-network-access", help="Public network access.",
-                                                            case_sensitive=False, show_default=False)]
+AccessOpt = Annotated[Optional[NetworkAccess], typer.Option("--public-network-access",
+                                                            help="Public network access: enabled or disabled.",
+                                                            metavar="<state>", case_sensitive=False, show_default=False)]
 LocationOpt = Annotated[Optional[str], typer.Option("--location", "-l", help="Azure region, for example westus2.",
                                                   show_default=False)]
 TagOpt = Annotated[Optional[list[str]], typer.Option("--tag", help="A tag NAME=VALUE (repeatable).", show_default=False)]
@@ -196,7 +200,7 @@ def create(
     name: Annotated[str, typer.Argument(help="The new scheduler's name (3 to 64 letters, digits, hyphens).")],
     location: LocationOpt = None,
     sku: Annotated[SkuChoice, typer.Option("--sku", help="Consumption (pay per use) or Dedicated (capacity units).",
-                                           case_sensitive=False)] = "consumption",
+                                           metavar="<sku>", case_sensitive=False)] = "consumption",
     capacity: CapacityOpt = None,
     allow: AllowOpt = None,
     allow_my_ip: MyIpOpt = False,
@@ -209,8 +213,10 @@ def create(
 ) -> None:
     """Create a scheduler (or find it there with the same settings).
 
-    Example:
+    Examples:
       dtsctl scheduler create my-scheduler -g my-group -l westus2 --allow-my-ip
+      dtsctl scheduler create my-scheduler -g my-group -l westus2 --sku dedicated
+      dtsctl scheduler create my-scheduler -g my-group -l westus2 --no-wait
     """
     from dtsctl.azure import schedulers
 
@@ -287,8 +293,10 @@ def update(
 ) -> None:
     """Change a scheduler's capacity, IP allowlist, network access or tags; shows the change first.
 
-    Example:
-      dtsctl scheduler update my-scheduler -g my-group --allow 203.0.113.0/24 --disallow 198.51.100.7
+    Examples:
+      dtsctl scheduler update my-scheduler -g my-group --allow 203.0.113.0/24
+      dtsctl scheduler update my-scheduler -g my-group --disallow 198.51.100.7
+      dtsctl scheduler update my-scheduler -g my-group --capacity 2 --tag env=prod
     """
     from dtsctl.azure import schedulers
 
@@ -329,7 +337,8 @@ def delete(
 ) -> None:
     """Delete a scheduler; refused while it has task hubs unless --with-task-hubs.
 
-    Example:
+    Examples:
+      dtsctl scheduler delete my-scheduler -g my-group
       dtsctl scheduler delete my-scheduler -g my-group --with-task-hubs --yes
     """
     from dtsctl.azure import schedulers

@@ -51,8 +51,9 @@ def _hub_name(cx: Cx, name: str | None) -> str:
 def list_(cx: Cx, scheduler: SchedulerOpt = None, *, azure: AzureArgs) -> None:
     """The task hubs of a scheduler.
 
-    Example:
+    Examples:
       dtsctl taskhub list --scheduler my-scheduler -g my-group
+      dtsctl taskhub list --profile prod -o json
     """
     from dtsctl.azure import schedulers
 
@@ -76,8 +77,9 @@ def show(cx: Cx, name: Annotated[Optional[str], typer.Argument(help="The task hu
          scheduler: SchedulerOpt = None, *, azure: AzureArgs) -> None:
     """One task hub: its state, the app's connection string and its dashboard.
 
-    Example:
+    Examples:
       dtsctl taskhub show orders --scheduler my-scheduler -g my-group
+      dtsctl taskhub show --profile prod
     """
     from dtsctl.azure import taskhubs
 
@@ -93,8 +95,9 @@ def create(cx: Cx, name: Annotated[str, typer.Argument(help="The new task hub's 
            scheduler: SchedulerOpt = None, *, azure: AzureArgs, wait: Wait) -> None:
     """Create a task hub (or find it there) and print the app's connection string and the dashboard.
 
-    Example:
+    Examples:
       dtsctl taskhub create orders --scheduler my-scheduler -g my-group
+      dtsctl taskhub create orders -s my-scheduler -g my-group --no-wait
     """
     from dtsctl.azure import taskhubs
     from dtsctl.azure.model import check_name
@@ -131,8 +134,9 @@ def delete(cx: Cx, name: Annotated[str, typer.Argument(help="The task hub to del
            *, azure: AzureArgs, wait: Wait) -> None:
     """Delete a task hub and all its orchestrations.
 
-    Example:
-      dtsctl taskhub delete orders --scheduler my-scheduler -g my-group --yes
+    Examples:
+      dtsctl taskhub delete orders --scheduler my-scheduler -g my-group
+      dtsctl taskhub delete orders -s my-scheduler -g my-group --yes
     """
     from dtsctl.azure import taskhubs
     from dtsctl.output.progress import Spinner

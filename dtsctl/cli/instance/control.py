@@ -27,7 +27,13 @@ def raise_event(
     flt: Any,
     bulk: Any,
 ) -> None:
-    """Send an external event to an instance (or to every match of the filters)."""
+    """Send an external event to an instance (or to every match of the filters).
+
+    Examples:
+      dtsctl instance raise-event approval-42 approval --data '{"approved": true}'
+      dtsctl instance raise-event approval-42 approval --data @event.json
+      dtsctl instance raise-event approval --prefix approval- --dry-run
+    """
     from dtsctl.instances import payload, service
 
     if len(args) > 2:
@@ -52,7 +58,13 @@ def terminate(
     flt: Any,
     bulk: Any,
 ) -> None:
-    """Terminate an instance (or every match of the filters); one that has ended is skipped."""
+    """Terminate an instance (or every match of the filters); one that has ended is skipped.
+
+    Examples:
+      dtsctl instance terminate order-42 --reason "stuck on a bad input"
+      dtsctl instance terminate --status running --name process_order --dry-run
+      dtsctl instance terminate --status pending --created-before 7d --yes
+    """
     from dtsctl.instances import service
 
     _one_or_many(cx, "terminate", instance_id, flt, bulk,
@@ -61,7 +73,12 @@ def terminate(
 
 @command(app, "suspend", target=True, timeout=10.0, options=FILTERED)
 def suspend(cx: Cx, instance_id: OptionalId = None, reason: Reason = None, *, flt: Any, bulk: Any) -> None:
-    """Suspend an instance (or every match): it keeps its state and takes no new work until resumed."""
+    """Suspend an instance (or every match): it keeps its state and takes no new work until resumed.
+
+    Examples:
+      dtsctl instance suspend order-42 --reason "the warehouse is offline"
+      dtsctl instance suspend --status running --name process_order --yes
+    """
     from dtsctl.instances import service
 
     _one_or_many(cx, "suspend", instance_id, flt, bulk,
@@ -70,7 +87,12 @@ def suspend(cx: Cx, instance_id: OptionalId = None, reason: Reason = None, *, fl
 
 @command(app, "resume", target=True, timeout=10.0, options=FILTERED)
 def resume(cx: Cx, instance_id: OptionalId = None, reason: Reason = None, *, flt: Any, bulk: Any) -> None:
-    """Resume a suspended instance (or every suspended match)."""
+    """Resume a suspended instance (or every suspended match).
+
+    Examples:
+      dtsctl instance resume order-42
+      dtsctl instance resume --status suspended --name process_order --yes
+    """
     from dtsctl.instances import service
 
     _one_or_many(cx, "resume", instance_id, flt, bulk,
@@ -88,7 +110,13 @@ def purge(
 ) -> None:
     """Delete an ended instance and its history for good (or every ended match, exactly the ones listed).
     With only --status and --created-* filters, one call to the scheduler purges them when it can reach
-    no other instance; else one call per instance."""
+    no other instance; else one call per instance.
+
+    Examples:
+      dtsctl instance purge order-42
+      dtsctl instance purge --status failed --created-before 30d --dry-run
+      dtsctl instance purge --status completed --created-before 7d --yes
+    """
     from dtsctl.instances import service
 
     # One filter call can only express status and created time; --rps asks for a pace, and

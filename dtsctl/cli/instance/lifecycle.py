@@ -84,7 +84,13 @@ def start(
     tag: Annotated[Optional[list[str]], typer.Option("--tag", help="KEY=VALUE tag (repeatable).", show_default=False)] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until it ends (up to --timeout), print its output; exit 1 unless it COMPLETED.")] = False,
 ) -> None:
-    """Start an orchestration; print its instance id (-o json: the instance record)."""
+    """Start an orchestration; print its instance id (-o json: the instance record).
+
+    Examples:
+      dtsctl instance start chain --input '["Tokyo", "Seattle"]' --wait
+      dtsctl instance start approval --id approval-42 --input @request.json
+      dtsctl instance start monitor --start-at +10m --tag team=payments
+    """
     from dtsctl.instances import payload, service
     from dtsctl.instances.timefilter import parse_time
 
@@ -119,7 +125,13 @@ def wait(
                                           case_sensitive=False)] = WaitFor.completion,
 ) -> None:
     """Wait for an instance to start or to end (up to --timeout; exit 4 when it runs out) and print it.
-    Waiting for completion exits 1 unless it COMPLETED."""
+    Waiting for completion exits 1 unless it COMPLETED.
+
+    Examples:
+      dtsctl instance wait job-1
+      dtsctl instance wait job-1 --for start --timeout 30
+      dtsctl instance wait job-1 -o json | jq .output
+    """
     with cx.connect("wait for the instance", instance_id=instance_id, waits=True) as conn:
         rec = _wait(cx, conn, instance_id, for_.value)
     cx.emit(rec.to_dict(), lambda w: views.record(w, rec))
@@ -133,7 +145,12 @@ def restart(
     instance_id: InstanceId,
     new_id: Annotated[bool, typer.Option("--new-id", help="Run it under a new instance id (default: the same id).")] = False,
 ) -> None:
-    """Run an ended instance again from the start with its original input."""
+    """Run an ended instance again from the start with its original input.
+
+    Examples:
+      dtsctl instance restart order-42
+      dtsctl instance restart order-42 --new-id
+    """
     from dtsctl.instances import service
 
     act_on_one(cx, instance_id, lambda conn: service.restart(conn, instance_id, new_id=new_id),
@@ -142,7 +159,12 @@ def restart(
 
 @command(app, "rewind", target=True, timeout=10.0)
 def rewind(cx: Cx, instance_id: InstanceId, reason: Reason = None) -> None:
-    """Rerun the failed parts of a FAILED instance, keeping what succeeded."""
+    """Rerun the failed parts of a FAILED instance, keeping what succeeded.
+
+    Examples:
+      dtsctl instance rewind order-42
+      dtsctl instance rewind order-42 --reason "the payment service is back"
+    """
     from dtsctl.instances import service
 
     act_on_one(cx, instance_id, lambda conn: service.rewind(conn, instance_id, reason=reason),
