@@ -53,7 +53,7 @@ def demo(
 ) -> None:
     """Try DTS in one command: start the emulator, host the samples, run a chain, a fan-out and an approval.
 
-    The emulator comes up on the auto engine (Docker when an engine answers, else the built-in one); one already running under --name, or answering on --port, is used as it is and left running.
+    The emulator comes up on the auto engine (Docker when an engine answers, else dtsctl's local engine); one already running under --name, or answering on --port, is used as it is and left running.
 
     A sample worker runs in this process; the approval flow gets its 'approval' event raised. Afterwards (or on Ctrl-C) the worker stops and an emulator the demo started is removed again, unless --keep.
 
