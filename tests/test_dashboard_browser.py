@@ -162,12 +162,35 @@ def test_list_shows_instances_newest_first_with_counts_and_filters_by_status(bro
     browser.back()
     wait_rows(browser, lambda r: r == [(ids["failed"], "FAILED")], "the failed filter again after Back")
 
+    # Paging: four a page, Next and Prev; a column header sorts.
+    open_page(browser, hub_env, "#/orchestrations?size=4")
+    first = wait_rows(browser, lambda r: len(r) == 4, "a page of four")
+    assert text(browser, "#range") == f"1–4 of {len(shown)}"
+    browser.find_element("id", "next").click()
+    second = wait_rows(browser, lambda r: len(r) == 4 and r != first, "the second page")
+    assert text(browser, "#range") == f"5–8 of {len(shown)}" and not set(first) & set(second)
+    assert [i for i, _ in first + second] == order[:8]
+    browser.find_element("id", "prev").click()
+    wait_rows(browser, lambda r: r == first, "the first page again")
+    browser.find_element("xpath", "//th/button[starts-with(., 'Instance id')]").click()
+    by_id = wait_rows(browser, lambda r: [i for i, _ in r] == sorted(order, reverse=True)[:4], "the rows by id, descending")
+    assert "sort=id" in browser.current_url and by_id
+
     # The id prefix filter, typed into the page.
     open_page(browser, hub_env, "#/orchestrations")
     box = wait_for(browser, lambda: browser.find_element("id", "f-prefix"))
     box.send_keys("approval-w\n")
     wait_rows(browser, lambda r: r == [(ids["waiting"], "RUNNING")], "the prefix filter's match")
     assert "prefix=approval-w" in browser.current_url
+
+    # Auto-refresh: an instance started after the page was drawn shows up by itself.
+    browser.find_element("id", "f-prefix").clear()
+    browser.find_element("id", "f-prefix").send_keys("late-\n")
+    wait_text(browser, "#instances", r"No orchestration matches")
+    browser.find_element("id", "live").click()
+    wait_for(browser, lambda: "live=1" in browser.current_url, what="live=1 in the URL")
+    hub_env["sdk"].schedule_new_orchestration("chain", input=["late"], instance_id="late-arrival")
+    wait_rows(browser, lambda r: [i for i, _ in r] == ["late-arrival"], "the late instance, without a reload")
     assert console_errors(browser) == []
 
 

@@ -18,6 +18,7 @@ const CARDS = [
 ];
 const SORTS = { id: 'INSTANCE_ID', name: 'NAME', status: 'ORCHESTRATION_STATUS', created: 'CREATED_AT', updated: 'LAST_UPDATED_AT' };
 const PAGE_SIZES = [20, 50, 100, 200];
+const MAX_PAGE = 1000; // a size typed into the URL is taken up to this
 const REFRESH_MS = 5000; // the list's auto-refresh
 const POLL_MS = 2000; // an instance page that has not ended re-reads its status this often
 const REPLAY_NOISE = new Set(['OrchestratorStarted', 'OrchestratorCompleted']);
@@ -375,7 +376,7 @@ function listState(params) {
     tags: params.get('tags') || '',
     hideSub: params.get('hideSub') === '1',
     start: Math.max(0, parseInt(params.get('start') || '0', 10) || 0),
-    size: PAGE_SIZES.includes(size) ? size : 50,
+    size: size >= 1 && size <= MAX_PAGE ? size : 50,
     sort: SORTS[params.get('sort')] ? params.get('sort') : 'created',
     dir: params.get('dir') === 'asc' ? 'asc' : 'desc',
     live: params.get('live') === '1',
@@ -559,7 +560,7 @@ function drawPager(root, doc, s, navigate) {
   const shown = (doc.orchestrations || []).length;
   const first = shown ? s.start + 1 : 0;
   const size = h('select', { id: 'page-size', 'aria-label': 'Page size' },
-    PAGE_SIZES.map((n) => h('option', { value: n, selected: n === s.size }, `${n} a page`)));
+    [...new Set([...PAGE_SIZES, s.size])].sort((a, b) => a - b).map((n) => h('option', { value: n, selected: n === s.size }, `${n} a page`)));
   size.addEventListener('change', () => navigate({ size: +size.value }));
   append(root, [
     h('button', { type: 'button', id: 'prev', disabled: s.start <= 0, onclick: () => navigate({ start: Math.max(0, s.start - s.size) }, false) }, '← Prev'),
