@@ -298,6 +298,24 @@ def test_terminate_asks_first_and_shows_the_command(browser, hub_env) -> None:
     assert not browser.find_element("id", "action-terminate").is_enabled()
 
 
+def test_restart_under_a_new_id_links_to_the_new_instance(browser, hub_env) -> None:
+    iid = hub_env["ids"]["ok"]
+    open_page(browser, hub_env, f"#/instance/{iid}")
+    wait_text(browser, "#overview", r"COMPLETED")
+    browser.find_element("id", "action-restart").click()
+    browser.find_element("id", "action-new-id").click()
+    assert text(browser, "#dialog-command") == f"dtsctl instance restart {iid} --new-id"
+    browser.find_element("id", "dialog-ok").click()
+    link = wait_for(browser, lambda: browser.find_element("id", "new-instance"), what="the new instance's link")
+    new_id = link.text
+    assert new_id and new_id != iid
+    link.click()
+    browser.find_element("id", "dialog-cancel").click()
+    wait_text(browser, "#instance-id", re.escape(new_id))
+    output = wait_text(browser, "#payload-output pre", r"Hello", timeout=20)
+    assert json.loads(output) == ["Hello, Tokyo!", "Hello, Seattle!"]
+
+
 # ---------------------------------------------------------------------------------------- bulk
 
 

@@ -668,6 +668,8 @@ function bulkReport(r) {
   const out = h('div', { id: 'bulk-report' },
     h('p', { class: 'ok' }, r.interrupted ? 'Stopped before the end.' : `Done: ${r.done ?? 0} of ${r.matched ?? 0}.`),
     h('dl', { class: 'kv' }, rows.filter(([, v]) => v != null).map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])));
+  if (r.error) out.prepend(h('p', { class: 'error', id: 'bulk-error' }, r.error));
+  if (r.notes && r.notes.length) out.append(h('ul', { class: 'hints' }, r.notes.map((n) => h('li', {}, n))));
   if (r.failures && r.failures.length) {
     out.append(h('ul', { class: 'failures' }, r.failures.map((f) => h('li', {}, h('code', {}, f.instance_id), ': ', f.error))));
   }
@@ -951,7 +953,7 @@ function act(o, title, body, command, okLabel, request, purge = false) {
       const res = await api('POST', '/orchestrations/' + enc(o.instanceId) + suffix, req);
       if (res.command) d.setCommand(res.command);
       const lines = [h('p', { class: res.outcome === 'skipped' ? 'warn' : 'ok', id: 'action-result' }, res.message || `${res.action}: ${res.outcome}`)];
-      if (res.newInstanceId && typeof res.newInstanceId === 'string') lines.push(h('p', {}, 'New instance: ', h('a', { href: instanceHref(res.newInstanceId) }, res.newInstanceId)));
+      if (typeof res.newInstanceId === 'string' && res.newInstanceId !== o.instanceId) lines.push(h('p', {}, 'New instance: ', h('a', { href: instanceHref(res.newInstanceId), id: 'new-instance' }, res.newInstanceId)));
       d.done(h('div', {}, lines));
     },
   });
