@@ -21,7 +21,7 @@ from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 
 from support.wait import wait_until
 from dtsctl.config.target import TargetArgs, resolve
-from dtsctl.dashboard.backend import GrpcBackend
+from dtsctl.dashboard.backend import Backend, GrpcBackend
 from dtsctl.dashboard.server import STATIC_DIR, DashboardServer
 from dtsctl.emulator.local.server import LocalServerConfig, serve
 
@@ -125,6 +125,17 @@ def test_its_own_names_are_answered(guarded: Guarded, host: str) -> None:
     assert r.status == 200 and r.json()["ok"] is True
 
 
+def test_more_names_can_be_allowed_for_a_server_bound_wider() -> None:
+    server = DashboardServer(Backend(), port=0, allowed_hosts=("devbox",)).start()
+    try:
+        probe = Guarded(server, None)  # type: ignore[arg-type]
+        for host, status in (("devbox:{port}", 404), ("DevBox:{port}", 404), ("devbox", 403), ("other:{port}", 403)):
+            r = probe.send("GET", "/nothing", host=host.format(port=server.port))
+            assert r.status == status, host
+    finally:
+        server.stop()
+
+
 # --------------------------------------------------------------------------------------- Origin
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost:{port}", "https://127.0.0.1:{port}",
@@ -179,11 +190,11 @@ def test_the_page_carries_the_token_and_a_strict_policy(guarded: Guarded) -> Non
     assert r.headers["content-security-policy"].startswith("default-src 'self'")
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
-    other = DashboardServer(guarded.server.backend, port=0)  # not started: only its token is read
+    other = DashboardServer(Backend(), port=0)  # not started: only its token is read
     try:
         assert other.token != guarded.server.token and len(other.token) >= 32  # one per server run
     finally:
-        other._httpd.server_close()
+        other.stop()
 
 
 # ---------------------------------------------------------------------------------- static files
@@ -208,7 +219,7 @@ def test_static_files_are_served_with_their_types(guarded: Guarded, tmp_path: Pa
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "icon.svg").write_text("<svg/>")
     (tmp_path / "escape.js").symlink_to(Path(__file__))
-    other = DashboardServer(guarded.server.backend, port=0, static_dir=tmp_path).start()
+    other = DashboardServer(Backend(), port=0, static_dir=tmp_path).start()  # only the page is asked for
     try:
         probe = Guarded(other, guarded.client)
         css = probe.send("GET", "/app.css")
