@@ -58,6 +58,10 @@ class _HttpServer(ThreadingHTTPServer):
     allow_reuse_address = False  # a port in use is refused, not shared
     app: DashboardServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback to stderr; a dropped connection is not the user's business.
+        log.debug("a dashboard request failed", exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
@@ -178,12 +182,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 class DashboardServer:
     """The dashboard on `host:port` (port 0: a free one) for `backend`; `start()` serves in a thread,
-    `stop()` ends it and closes the backend. Binding happens in the constructor, so a port in use
-    raises OSError there."""
+    `stop()` ends it and closes the backend (also when it was never started). Binding happens in
+    the constructor, so a port in use raises OSError there. `allowed_hosts`: more host names (without
+    the port) whose Host header it answers, for a server bound to more than loopback."""
 
     def __init__(self, backend: Backend, *, host: str = "127.0.0.1", port: int = 0,
-                 static_dir: Path | str = STATIC_DIR, token: str | None = None) -> None:
+                 static_dir: Path | str = STATIC_DIR, token: str | None = None,
+                 allowed_hosts: tuple[str, ...] = ()) -> None:
         self.backend = backend
+        self.allowed_hosts = tuple(h.strip().lower() for h in allowed_hosts if h.strip())
         self.api = Api(backend)
         self.token = token or secrets.token_urlsafe(32)
         self.static_dir = Path(static_dir).resolve()
@@ -200,9 +207,10 @@ class DashboardServer:
 
     @property
     def hosts(self) -> frozenset[str]:
-        """The Host values this server answers: its loopback names and its bind address, with its port."""
+        """The Host values this server answers: its loopback names, its bind address and the names in
+        `allowed_hosts` (for a server bound to all addresses: the machine's own names), with its port."""
         bound = self.host.strip("[]").lower()
-        names = set(_LOOPBACK_NAMES)
+        names = {*_LOOPBACK_NAMES, *self.allowed_hosts}
         if bound not in ("", "0.0.0.0", "::"):
             names.add(f"[{bound}]" if ":" in bound else bound)
         return frozenset(f"{name}:{self.port}" for name in names)
