@@ -210,9 +210,9 @@ def test_no_path_leaves_the_static_folder(guarded: Guarded, path: str) -> None:
 
 
 def test_static_files_are_served_with_their_types(guarded: Guarded, tmp_path: Path) -> None:
-    r = guarded.send("GET", "/placeholder.js")
+    r = guarded.send("GET", "/app.js")
     assert r.status == 200 and r.headers["content-type"] == "text/javascript; charset=utf-8"
-    assert r.raw == (STATIC_DIR / "placeholder.js").read_bytes()
+    assert r.raw == (STATIC_DIR / "app.js").read_bytes()
     (tmp_path / "app.css").write_text("body { color: red; }\n")
     (tmp_path / "index.html").write_text("<html><head><title>x</title></head><body></body></html>\n")
     (tmp_path / "blob.bin").write_bytes(b"\x00\x01")
