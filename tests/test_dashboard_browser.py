@@ -236,7 +236,8 @@ def test_waiting_instance_shows_its_timer_then_completes_on_an_event_raised_from
     browser.find_element("id", "event-name").send_keys("approval")
     browser.find_element("id", "event-data").send_keys('{"approved": true, "by": "the page"}')
     command = text(browser, "#dialog-command")
-    assert command == f"""dtsctl instance raise-event {iid} approval --data '{{"approved": true, "by": "the page"}}'"""
+    assert command == (f"""dtsctl instance raise-event {iid} approval --data '{{"approved": true, "by": "the page"}}'"""
+                       " --task-hub orders")
     browser.find_element("id", "dialog-ok").click()
     result = wait_text(browser, "#action-result", r"\w")
     assert iid in result or "approval" in result, result
@@ -281,14 +282,14 @@ def test_terminate_asks_first_and_shows_the_command(browser, hub_env) -> None:
     # Cancel changes nothing.
     browser.find_element("id", "action-terminate").click()
     wait_for(browser, lambda: browser.find_element("id", "dialog").is_displayed(), what="the dialog")
-    assert text(browser, "#dialog-command") == f"dtsctl instance terminate {iid}"
+    assert text(browser, "#dialog-command") == f"dtsctl instance terminate {iid} --task-hub orders"
     browser.find_element("id", "dialog-cancel").click()
     assert not browser.find_element("id", "dialog").is_displayed()
     assert sdk.get_orchestration_state(iid).runtime_status.name == "RUNNING"
     # Confirmed with a reason: the command follows the input, and the page shows the outcome.
     browser.find_element("id", "action-terminate").click()
     browser.find_element("id", "action-reason").send_keys("no longer needed")
-    assert text(browser, "#dialog-command") == f"dtsctl instance terminate {iid} --reason 'no longer needed'"
+    assert text(browser, "#dialog-command") == f"dtsctl instance terminate {iid} --reason 'no longer needed' --task-hub orders"
     browser.find_element("id", "dialog-ok").click()
     wait_text(browser, "#action-result", r"\w")
     browser.find_element("id", "dialog-cancel").click()
@@ -304,7 +305,7 @@ def test_restart_under_a_new_id_links_to_the_new_instance(browser, hub_env) -> N
     wait_text(browser, "#overview", r"COMPLETED")
     browser.find_element("id", "action-restart").click()
     browser.find_element("id", "action-new-id").click()
-    assert text(browser, "#dialog-command") == f"dtsctl instance restart {iid} --new-id"
+    assert text(browser, "#dialog-command") == f"dtsctl instance restart {iid} --new-id --task-hub orders"
     browser.find_element("id", "dialog-ok").click()
     link = wait_for(browser, lambda: browser.find_element("id", "new-instance"), what="the new instance's link")
     new_id = link.text

@@ -93,7 +93,8 @@ async function api(method, path, body) {
   let doc = null;
   try { doc = await res.json(); } catch (e) { doc = null; }
   if (!res.ok) {
-    const msg = doc && typeof doc.error === 'string' ? doc.error : `The dashboard server answered ${res.status}.`;
+    let msg = doc && typeof doc.error === 'string' ? doc.error : `The dashboard server answered ${res.status}.`;
+    if (doc && typeof doc.hint === 'string' && doc.hint) msg += ' ' + doc.hint;
     throw new ApiError(msg, doc && doc.code, res.status);
   }
   return doc;
@@ -218,8 +219,11 @@ function shellQuote(s) {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+// The dtsctl command line of an action, shown before it is confirmed (the API's own `command`
+// replaces it once it ran). The task hub is named whenever it is known, so the line stays right
+// whatever the shell's default hub is.
 function cmd(...parts) {
-  const hub = currentHub();
+  const hub = currentHub() || (app.hubs && app.hubs.current) || '';
   const words = parts.flat().filter((p) => p != null && p !== '');
   if (hub) words.push('--task-hub', hub);
   return words.map((w, i) => (i < 2 ? w : shellQuote(w))).join(' ');
@@ -640,6 +644,7 @@ function bulkDialog(action, s) {
       const report = await api('POST', '/orchestrations/bulk', request(false));
       if (report.command) d.setCommand(report.command);
       d.done(bulkReport(report));
+      if (report.error) showError(new Error(report.error));
     },
   });
   dlg.ok.disabled = true;
@@ -650,8 +655,10 @@ function bulkDialog(action, s) {
     append(count, [h('strong', { id: 'bulk-dry-count' }, `${acting.toLocaleString('en-US')}`),
       ` instance${acting === 1 ? '' : 's'} would be ${pastTense(action)}`,
       report.skipped ? ` (${report.matched} match, ${report.skipped} would be skipped: the action does not apply to them)` : '',
+      report.not_found ? ` ${report.not_found} of the selected instances no longer exist.` : '',
       '. Nothing has changed yet.']);
     if (report.command) dlg.setCommand(report.command);
+    else if (report.command === null) dlg.setCommand('(no dtsctl command line selects this filter: tags, versions, update or completion times and hidden sub-orchestrations are the page\'s own)');
     dlg.ok.textContent = `${BULK_ACTIONS[action]} ${acting.toLocaleString('en-US')} instance${acting === 1 ? '' : 's'}`;
     dlg.ok.disabled = acting === 0;
   }).catch((err) => { clear(count); count.append(h('span', { class: 'error' }, err.message)); });
