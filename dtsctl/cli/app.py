@@ -29,6 +29,7 @@ COMMAND_MODULES = {
     "retention": "dtsctl.cli.retention_cmd",
     "access": "dtsctl.cli.access_cmd",
     "azure": "dtsctl.cli.azure_cmd",
+    "dashboard": "dtsctl.cli.dashboard_cmd",
 }
 
 

@@ -1,5 +1,5 @@
 """Counts over instances (`instance stats`, the header of `list --watch`) and the orders `instance
-list` sorts by. Pure: records in, records out."""
+list` and the dashboard's list sort by. Pure: records in, records out."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from typing import Any, Literal
 from dtsctl.instances.records import InstanceRecord
 from dtsctl.times import iso
 
-SortKey = Literal["created", "updated", "name", "status"]
-SORT_KEYS: tuple[str, ...] = ("created", "updated", "name", "status")
+SortKey = Literal["created", "updated", "completed", "name", "status", "id"]
+SORT_KEYS: tuple[str, ...] = ("created", "updated", "name", "status")  # `instance list --sort`
+# Times are newest first, texts A to Z (the natural way to read each); `reverse` flips them.
+TIME_KEYS = frozenset({"created", "updated", "completed"})
 RECENT = timedelta(hours=1)  # "failures in the last hour"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -32,7 +34,19 @@ def _key(sort: str) -> Any:
         return lambda r: (r.name, stamp(r.created_at), r.instance_id)
     if sort == "status":
         return lambda r: (r.runtime_status, stamp(r.created_at), r.instance_id)
+    if sort == "completed":  # not ended yet: after every ended one
+        return lambda r: (stamp(ended_at(r)), r.instance_id)
+    if sort == "id":
+        return lambda r: (r.instance_id,)
     raise ValueError(sort)
+
+
+def ended_at(record: InstanceRecord) -> datetime | None:
+    """When an instance ended: the scheduler's completed time, else (a scheduler that leaves it out)
+    its last update once it has ended; None while it has not."""
+    if record.completed_at is not None:
+        return record.completed_at
+    return record.last_updated_at if record.terminal else None
 
 
 def ordered(records: Iterable[InstanceRecord], sort: str, *, reverse: bool = False,
