@@ -6,7 +6,9 @@ import json
 import os
 import re
 import signal
+import socket
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -43,7 +45,10 @@ def test_up_runs_orchestrations_and_down_leaves_nothing(emulator) -> None:
     doc = json.loads(r.stdout)
     assert set(doc) == {"engine", "name", "image", "status", "endpoint", "connection_string", "dashboard_url", "task_hubs",
                         "data_file"}
-    assert doc["engine"] == "local" and doc["status"] == "running" and doc["dashboard_url"] is None
+    assert doc["engine"] == "local" and doc["status"] == "running"
+    assert re.fullmatch(r"http://localhost:\d+", doc["dashboard_url"])  # its own page (8082, else a free port)
+    with urllib.request.urlopen(doc["dashboard_url"] + "/v1/taskhubs/ping", timeout=5) as resp:
+        assert json.loads(resp.read())["engine"] == "local"
     assert doc["endpoint"] == f"http://localhost:{port}"
     assert doc["connection_string"] == f"Endpoint=http://localhost:{port};Authentication=None;TaskHub=orders"
     assert doc["task_hubs"] == ["orders", "billing"]
@@ -71,7 +76,7 @@ def test_up_is_idempotent_and_refuses_other_settings(emulator) -> None:
     name, port, started = emulator
     first = up(name, port)
     assert first.returncode == 0, first.stderr
-    assert "in memory" in first.stdout and "no dashboard" in first.stdout
+    assert "in memory" in first.stdout and re.search(r"Dashboard +http://localhost:\d+", first.stdout)
     assert f"export DURABLE_TASK_SCHEDULER_CONNECTION_STRING='Endpoint=http://localhost:{port}" in first.stdout
     second = up(name, port)
     assert second.returncode == 0 and "already running" in second.stdout
@@ -134,7 +139,27 @@ def test_status_logs_env_and_dashboard(emulator) -> None:
     ps = run_dtsctl("emulator", "env", "--name", name, "--shell", "powershell").stdout
     assert ps.startswith("$Env:DURABLE_TASK_SCHEDULER_CONNECTION_STRING = '")
     dash = run_dtsctl("emulator", "dashboard", "--name", name)
-    assert dash.returncode == 1 and "no dashboard" in dash.stdout and "http" not in dash.stdout
+    assert dash.returncode == 0 and re.fullmatch(r"http://localhost:\d+\n", dash.stdout), dash.stdout
+    with urllib.request.urlopen(dash.stdout.strip() + "/", timeout=5) as resp:
+        page = resp.read().decode()
+    assert resp.status == 200 and '<meta name="dtsctl-token" content="' in page
+
+
+def test_the_dashboard_port_is_the_one_typed_and_refused_when_taken(emulator) -> None:
+    name, port, _ = emulator
+    dash_port = free_port()
+    r = up(name, port, "--dashboard-port", str(dash_port), "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["dashboard_url"] == f"http://localhost:{dash_port}"
+    with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/v1/taskhubs", timeout=5) as resp:
+        assert json.loads(resp.read())["taskHubs"] == ["default"]
+    run_dtsctl("emulator", "down", "--name", name)
+    with socket.socket() as holder:  # a typed port that is taken: the start fails and says so
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        bad = up(name, port, "--dashboard-port", str(taken))
+    assert bad.returncode != 0 and f"cannot listen for the dashboard on 127.0.0.1:{taken}" in bad.stderr, bad.stderr
 
 
 def test_the_connection_string_from_env_drives_dtsctl(emulator) -> None:
@@ -224,7 +249,6 @@ NO_DOCKER = "unix:///nonexistent/dtsctl-test/docker.sock"  # a socket that does 
 @pytest.mark.parametrize("flags, named", [
     (["--tag", "1.0"], "--tag only applies"),
     (["--image", "example.test/dts:1", "--pull", "always"], "--image and --pull only apply"),
-    (["--dashboard-port", "9000"], "--dashboard-port only applies"),
 ])
 def test_auto_falling_back_to_local_refuses_docker_only_flags(emulator, isolated_env: Path, flags, named) -> None:
     name, port, _ = emulator
@@ -237,7 +261,7 @@ def test_auto_falling_back_to_local_refuses_docker_only_flags(emulator, isolated
 
 def test_engine_local_refuses_docker_only_flags_and_auto_without_them_falls_back(emulator) -> None:
     name, port, _ = emulator
-    for flags in (["--tag", "1.0"], ["--pull", "never"], ["--dashboard-port", "9000"], ["--image", "x"]):
+    for flags in (["--tag", "1.0"], ["--pull", "never"], ["--image", "x"]):
         r = up(name, port, *flags)
         assert r.returncode == 2 and f"{flags[0]} does not apply to the local engine (--engine local)" in r.stderr, r.stderr
     plain = run_dtsctl("emulator", "up", "--name", name, "--port", str(port), env={"DOCKER_HOST": NO_DOCKER})

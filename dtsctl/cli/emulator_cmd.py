@@ -36,8 +36,8 @@ app = group(
 
 IN_MEMORY = "State is in memory only: everything is lost when the emulator stops."
 LOCAL_IN_MEMORY = "State is in memory only: it is lost when the emulator stops; add --persist to keep it in a file."
-NO_DASHBOARD = ("The local engine serves no dashboard: 'dtsctl instance list' and 'dtsctl instance show ID' "
-                "show its orchestrations, 'dtsctl emulator status' its task hubs.")
+NO_DASHBOARD = ("It serves no dashboard (an emulator started before dtsctl had one, or one that is not "
+                "running): 'dtsctl emulator restart' gives it one; 'dtsctl dashboard' serves one for any target.")
 CONNECTION_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
 
 
@@ -148,7 +148,7 @@ def _info_pairs(info: EmulatorInfo) -> list[tuple[str, object]]:
         ("gRPC endpoint", info.endpoint),
         ("Task hubs", (", ".join(info.task_hubs) or "-") + (" (+ dynamic)" if info.dynamic_task_hubs else "")),
         ("Connection string", info.connection_string),
-        ("Dashboard", info.dashboard_url or "none (local engine)"),
+        ("Dashboard", info.dashboard_url or "none"),
         ("State", _data_text(info)),
     ]
 
@@ -168,7 +168,7 @@ def up(
     pull: Annotated[PullPolicy, typer.Option(help="When to pull the image: missing, always or never.", metavar="<when>",
                                                    case_sensitive=False)] = "missing",
     port: Annotated[int, typer.Option(help="Host port for gRPC (the container's 8080).")] = DEFAULT_GRPC_PORT,
-    dashboard_port: Annotated[int, typer.Option(help="Host port for the dashboard (the container's 8082).")] = DEFAULT_DASHBOARD_PORT,
+    dashboard_port: Annotated[int, typer.Option(help="Port for the dashboard (the container's 8082; the local engine takes a free one when 8082 is busy and this was not typed).")] = DEFAULT_DASHBOARD_PORT,
     bind: Annotated[str, typer.Option(help="Host address the ports listen on; 0.0.0.0 exposes them to the network.")] = DEFAULT_BIND,
     task_hub: Annotated[Optional[list[str]], typer.Option("--task-hub", help="A task hub to serve (repeatable; default 'default'). Sets DTS_TASK_HUB_NAMES.", show_default=False)] = None,
     dynamic_task_hubs: Annotated[bool, typer.Option("--dynamic-task-hubs", help="Create task hubs on first use: sets DTS_USE_DYNAMIC_TASK_HUBS to true.")] = False,
@@ -231,7 +231,7 @@ def up(
                 "recreated": "was recreated"}[result.action]
         w.line(f"Emulator '{info.name}' {verb} and ready ({info.engine} engine: {result.engine_reason}).", colour="green", bold=True)
         w.kv(_info_pairs(info))
-        if info.engine == "local":
+        if info.engine == "local" and info.dashboard_url is None:
             w.line(NO_DASHBOARD)
         if info.data_file is not None:
             w.line(f"State is kept in {info.data_file}: restarts, 'down --keep' and crashes lose nothing; "
@@ -495,7 +495,7 @@ def dashboard(
     *,
     emu: EmulatorRef,
 ) -> None:
-    """Print the emulator's dashboard URL (Docker engine only).
+    """Print the emulator's dashboard URL (the container's, or the local engine's own page).
 
     Examples:
       dtsctl emulator dashboard

@@ -66,7 +66,8 @@ from dtsctl.emulator.local_state import (
     read_state,
     unlink,
 )
-from dtsctl.emulator.model import EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind, PullProgress, StateFolderError
+from dtsctl.emulator.model import (DEFAULT_DASHBOARD_PORT, EmulatorError, EmulatorInfo, EmulatorSpec, EngineKind,
+                                   PullProgress, StateFolderError)
 from dtsctl.emulator.ports import port_holders
 from dtsctl.errors import DtsctlError, ExitCode, NotFound, as_clause
 from dtsctl.sigsafe import interrupts_deferred
@@ -155,7 +156,8 @@ class LocalEngine:
     def command_for(self, spec: EmulatorSpec) -> list[str]:
         """The server command line for spec (task hubs go through the environment)."""
         command = [self.python, "-m", SERVER_MODULE, "--bind", spec.bind, "--port", str(spec.port),
-                   "--health-port", "0", "--ready-file", str(self._paths(spec.name).ready)]
+                   "--health-port", "0", "--dashboard-port", str(_dashboard_port(spec)),
+                   "--ready-file", str(self._paths(spec.name).ready)]
         data_file = self.data_file_for(spec)
         return command + (["--data", data_file] if data_file else [])
 
@@ -257,9 +259,11 @@ class LocalEngine:
         running = status == "running"
         port, started_at = state.grpc_port, state.started_at
         hubs, dynamic = state.task_hubs, state.dynamic_task_hubs
+        dashboard_port = None
         if running:
             ready = read_ready(paths.ready) or ReadyFile()
-            if ready.pid == state.pid:  # a create still in progress elsewhere
+            if ready.pid == state.pid:  # (not yet: a create still in progress elsewhere)
+                dashboard_port = ready.dashboard_port
                 port = port or ready.grpc_port
                 started_at = started_at or ready.started_at
                 hubs = ready.task_hubs if ready.task_hubs is not None else hubs
@@ -270,7 +274,7 @@ class LocalEngine:
             engine="local", name=name,
             state="running" if running else "stopped" if state.state == "stopped" else "exited",
             port=port or None, bind=state.bind, task_hubs=hubs, dynamic_task_hubs=dynamic,
-            image=None, dashboard_port=None,
+            image=None, dashboard_port=dashboard_port if running else None,
             started_at=parse_iso(started_at) if running and started_at else None,
             pid=state.pid if running else None,
             log_path=state.log_path or str(paths.log),
@@ -566,3 +570,20 @@ class LocalEngine:
         except (OSError, ValueError):
             return None
         return doc if isinstance(doc, dict) else None
+
+
+def _dashboard_port(spec: EmulatorSpec) -> int:
+    """The dashboard port for the server: the one asked for; the default one only while it is free,
+    else a free one (two local emulators, or one beside the Docker emulator, each get a dashboard
+    without anyone typing --dashboard-port). A port the user typed is used as it is: taken, the
+    start fails and says so."""
+    if spec.dashboard_port != DEFAULT_DASHBOARD_PORT or (spec.given is not None and "--dashboard-port" in spec.given):
+        return spec.dashboard_port
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in spec.bind else socket.AF_INET) as probe:
+        try:
+            probe.bind((spec.bind.strip("[]"), spec.dashboard_port))
+        except OSError:
+            return 0
+    return spec.dashboard_port

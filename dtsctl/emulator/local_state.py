@@ -254,6 +254,7 @@ class ReadyFile:
     pid: int | None = None
     grpc_port: int | None = None
     health_port: int | None = None
+    dashboard_port: int | None = None
     bind: str | None = None
     task_hubs: tuple[str, ...] | None = None
     dynamic_task_hubs: bool | None = None
@@ -270,6 +271,7 @@ class ReadyFile:
             pid=_int_or_none(doc.get("pid")),
             grpc_port=_int_or_none(doc.get("grpc_port")),
             health_port=_int_or_none(doc.get("health_port")),
+            dashboard_port=_int_or_none(doc.get("dashboard_port")),
             bind=bind if isinstance(bind, str) and bind else None,
             task_hubs=tuple(str(h) for h in hubs) if isinstance(hubs, list) else None,
             dynamic_task_hubs=dynamic if isinstance(dynamic, bool) else None,

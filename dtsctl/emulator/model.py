@@ -52,10 +52,10 @@ EmulatorState = Literal["created", "running", "paused", "restarting", "removing"
 FLAG_SETTINGS = {"--port": "port", "--bind": "bind", "--tag": "image", "--image": "image",
                  "--dashboard-port": "dashboard_port"}
 
-#: `up` flags that mean something only to the Docker engine: the local engine runs no image and
-#: serves no dashboard. (--env is not one: the local engine passes it to its server, which reads
+#: `up` flags that mean something only to the Docker engine: the local engine runs no image.
+#: (--dashboard-port is not one: the local engine serves its own dashboard; --env is not one: the local engine passes it to its server, which reads
 #: DTS_TASK_HUB_NAMES, DTS_USE_DYNAMIC_TASK_HUBS and grpc's own GRPC_* variables from it.)
-DOCKER_ONLY_FLAGS = ("--tag", "--image", "--pull", "--dashboard-port")
+DOCKER_ONLY_FLAGS = ("--tag", "--image", "--pull")
 
 # Progress callback: a pull reports (layer id, status, current bytes, total bytes).
 PullProgress = Callable[[str, str, int | None, int | None], None]
@@ -102,7 +102,7 @@ class EmulatorSpec:
         }
         if engine == "docker":
             doc["image"] = self.image
-            doc["dashboard_port"] = self.dashboard_port
+        doc["dashboard_port"] = self.dashboard_port
         return doc
 
     @property
@@ -201,7 +201,7 @@ class EmulatorInfo:
 
     @property
     def dashboard_url(self) -> str | None:
-        if self.engine != "docker" or not self.dashboard_port:
+        if not self.dashboard_port:
             return None
         return f"http://{self.host}:{self.dashboard_port}"
 

@@ -239,7 +239,7 @@ def _refuse_docker_only(spec: EmulatorSpec, engines: Engines, choice: EngineChoi
     text, verb = _flags_text(flags)
     not_verb = "do not apply" if len(flags) > 1 else "does not apply"
     if choice == "local":
-        raise UsageError(f"{text} {not_verb} to the local engine (--engine local): it runs no image and serves no dashboard.",
+        raise UsageError(f"{text} {not_verb} to the local engine (--engine local): it runs no image.",
                          hint=f"Leave out {text}, or use '--engine docker'.")
     if spec.wants_data:
         raise UsageError(f"--persist and --data run the local engine (only it keeps state), and {text} only {verb} "

@@ -34,7 +34,7 @@ DEFAULT_HEALTH_PING_INTERVAL = 30.0
 DEFAULT_GRACE = 2.0
 
 #: Keys of the ready file written by ``--ready-file``.
-READY_FILE_KEYS = ("pid", "grpc_port", "health_port", "bind", "task_hubs", "dynamic_task_hubs", "started_at",
+READY_FILE_KEYS = ("pid", "grpc_port", "health_port", "dashboard_port", "bind", "task_hubs", "dynamic_task_hubs", "started_at",
                    "data_file")
 
 #: The logger the server reports a refused data file with, and the exit status it then ends with:

@@ -74,6 +74,7 @@ class LocalServerConfig:
     bind: str = DEFAULT_BIND
     port: int = DEFAULT_GRPC_PORT  # 0: ephemeral
     health_port: int = DEFAULT_HEALTH_PORT  # 0: ephemeral; -1: no health endpoint
+    dashboard_port: int = -1  # the dashboard page and its API; 0: ephemeral; -1: none
     task_hubs: tuple[str, ...] = (DEFAULT_TASK_HUB,)
     dynamic_task_hubs: bool = False
     max_workers: int = DEFAULT_MAX_WORKERS  # gRPC thread pool; each connected worker holds one
@@ -90,6 +91,8 @@ class LocalServerConfig:
             raise ValueError(f"port must be 0..65535, not {self.port}")
         if not -1 <= self.health_port <= 65535:
             raise ValueError(f"health port must be -1..65535, not {self.health_port}")
+        if not -1 <= self.dashboard_port <= 65535:
+            raise ValueError(f"dashboard port must be -1..65535, not {self.dashboard_port}")
         if self.max_workers < 1:
             raise ValueError(f"max workers must be at least 1, not {self.max_workers}")
         if self.health_ping_interval < 0 or self.grace < 0:
@@ -123,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gRPC port (default %(default)s; 0 = ephemeral)")
     p.add_argument("--health-port", type=int, default=DEFAULT_HEALTH_PORT,
                    help="HTTP health port (default %(default)s; 0 = ephemeral; -1 = disabled)")
+    p.add_argument("--dashboard-port", type=int, default=-1,
+                   help="dashboard page and its HTTP API (default: none; 0 = ephemeral)")
     p.add_argument("--task-hub", action="append", default=[], metavar="NAME",
                    help=f"task hub to serve; repeatable, commas allowed (default: ${ENV_TASK_HUB_NAMES} "
                         f"or '{DEFAULT_TASK_HUB}')")
@@ -157,7 +162,8 @@ def config_from_args(argv: Sequence[str] | None = None,
     dynamic = True if args.dynamic_task_hubs else _truthy(env.get(ENV_DYNAMIC_TASK_HUBS))
     try:
         return LocalServerConfig(
-            bind=args.bind, port=args.port, health_port=args.health_port, task_hubs=tuple(hubs),
+            bind=args.bind, port=args.port, health_port=args.health_port, dashboard_port=args.dashboard_port,
+            task_hubs=tuple(hubs),
             dynamic_task_hubs=dynamic, max_workers=args.max_workers, ready_file=args.ready_file,
             log_level=args.log_level, health_ping_interval=args.health_ping_interval,
             grace=args.grace, max_history_size=args.max_history_size, data_file=args.data_file)
@@ -187,6 +193,7 @@ class RunningServer:
         self.store = store
         self.grpc_port = grpc_port
         self.health_port: int | None = health.port if health else None
+        self.dashboard: Any = None  # a dtsctl.dashboard.server.DashboardServer once started
         self.bind = config.bind
         self.started_at = now_iso()
         self._started_monotonic = time.monotonic()
@@ -218,6 +225,7 @@ class RunningServer:
             "pid": os.getpid(),
             "grpc_port": self.grpc_port,
             "health_port": self.health_port,
+            "dashboard_port": self.dashboard.port if self.dashboard is not None else None,
             "bind": self.bind,
             "task_hubs": self.registry.names(),
             "dynamic_task_hubs": self.registry.dynamic,
@@ -263,6 +271,8 @@ class RunningServer:
             self.registry.release_waiters()  # unblocks handlers of cancelled wait calls
             if self._health is not None:
                 self._health.stop()
+            if self.dashboard is not None:
+                self.dashboard.stop()
             self._executor.shutdown(wait=False, cancel_futures=True)
             # After the registry: nothing writes any more. Closing checkpoints the write-ahead log
             # into the file, so a stopped engine leaves one file behind.
@@ -349,6 +359,15 @@ def _serve(config: LocalServerConfig, store: Store) -> RunningServer:
     running = RunningServer(config, registry, grpc_server, executor, grpc_port, health, store)
     if health is not None:
         health.start()
+    if config.dashboard_port >= 0:
+        from dtsctl.emulator.local import dashboard
+
+        try:
+            running.dashboard = dashboard.start(running, config.dashboard_port)
+        except OSError as exc:
+            running.stop(0)
+            raise ServerStartError(
+                f"cannot listen for the dashboard on {config.bind}:{config.dashboard_port}: {exc.strerror or exc}") from exc
 
     log.info("gRPC (TaskHubSidecarService) listening on %s (port %d, %d threads)",
              _grpc_address(config.bind, grpc_port), grpc_port, config.max_workers)
@@ -356,6 +375,8 @@ def _serve(config: LocalServerConfig, store: Store) -> RunningServer:
         log.info("health endpoint on http://%s:%d/healthz", _client_host(config.bind), health.port)
     else:
         log.info("health endpoint disabled")
+    if running.dashboard is not None:
+        log.info("dashboard on http://%s:%d/", _client_host(config.bind), running.dashboard.port)
     log.info("task hubs: %s; dynamic task hubs: %s", ", ".join(registry.names()),
              "on" if registry.dynamic else "off")
     if store.path is not None:
