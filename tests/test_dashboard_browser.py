@@ -34,19 +34,22 @@ def browser():
         yield driver
 
 
-@pytest.fixture(scope="module")
-def hub_env(browser):
+@pytest.fixture(scope="module", params=["grpc", "engine"])
+def hub_env(browser, request):
     """A local engine, the sample worker on a hub of its own, instances in every state the tests
-    read, and the dashboard server for that hub."""
+    read, and the dashboard server for that hub: `dtsctl dashboard`'s (every call over gRPC), then
+    the local engine's own (its list straight from the store); every test runs against both."""
     from dtsctl.dashboard.backend import GrpcBackend
     from dtsctl.dashboard.server import DashboardServer
+    from dtsctl.emulator.local.dashboard import EngineBackend
 
     with local_server() as server:
         hub = "orders"  # this engine is the module's own: a plain name reads better in the screenshots
         with sample_worker(server, hub):
             sdk = client(server, hub)
             ids = start_instances(sdk)
-            dash = DashboardServer(GrpcBackend(target(server, hub))).start()
+            backend = GrpcBackend(target(server, hub)) if request.param == "grpc" else EngineBackend(server, hub)
+            dash = DashboardServer(backend).start()
             try:
                 yield {"url": dash.url, "sdk": sdk, "ids": ids, "hub": hub}
             finally:

@@ -18,10 +18,12 @@ log = logging.getLogger("dtsctl.emulator.local")
 
 
 class EngineBackend(GrpcBackend):
-    def __init__(self, running: Any) -> None:
+    """`task_hub`: the hub the page opens on (default: the engine's first)."""
+
+    def __init__(self, running: Any, task_hub: str | None = None) -> None:
         from dtsctl.config.target import TargetArgs, resolve
 
-        hub = running.registry.names()[0]
+        hub = task_hub or running.registry.names()[0]
         target = resolve(TargetArgs(connection_string=f"Endpoint=http://{running.address};Authentication=None;TaskHub={hub}"))
         super().__init__(target)
         self._running = running
