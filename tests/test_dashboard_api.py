@@ -10,7 +10,9 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,6 +31,7 @@ from dtsctl.config.target import TargetArgs, resolve
 from dtsctl.dashboard.backend import GrpcBackend
 from dtsctl.dashboard.server import DashboardServer
 from dtsctl.emulator.local.server import LocalServerConfig, serve
+from dtsctl.errors import NotFound
 from dtsctl.samples.patterns import counter
 from dtsctl.times import iso
 
@@ -134,6 +137,31 @@ class Dash:
         r = self.call("POST", "/v1/taskhubs" + path, body, **kw)
         assert r.status == status, r.raw
         return r.json()
+
+    def start_bulk(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a bulk run (dryRun false): 202 at once, with the job's first progress."""
+        started = self.post("/orchestrations/bulk", {**body, "dryRun": False}, status=202)
+        assert started["status"] == "running" and started["report"] is None, started
+        return started
+
+    def until_ended(self, job: str, *, timeout: float = 60.0, seen: list | None = None) -> dict[str, Any]:
+        """Poll the job until it has ended; its last progress document (each one polled into `seen`)."""
+        last: dict[str, Any] = {}
+
+        def ended() -> bool:
+            last.update(self.get(f"/bulk/{job}"))
+            if seen is not None:
+                seen.append(dict(last))
+            return last["status"] != "running"
+
+        wait_until(ended, timeout=timeout, interval=0.02, desc=f"bulk run {job} to end")
+        return last
+
+    def run_bulk(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A bulk run to its end: its final report."""
+        job = self.until_ended(self.start_bulk(body)["job"])
+        assert job["report"] is not None, job
+        return job["report"]
 
     def query(self, flt: dict[str, Any], *, start: int = 0, count: int = 50, sort: list | None = None) -> Any:
         body: dict[str, Any] = {"filter": flt, "pagination": {"startIndex": start, "count": count}}
@@ -441,15 +469,13 @@ def test_bulk_dry_run_counts_then_acts_on_exactly_the_matches(dash: Dash) -> Non
     assert dry["command"] == f"dtsctl instance terminate --status running --prefix {p} --dry-run{ON_HUB}"
     assert all(dash.status(f"{p}{i}") == "RUNNING" for i in range(6))
 
-    picked = dash.post("/orchestrations/bulk", {"action": "suspend", "instanceIds": [f"{p}0", f"{p}1", f"{p}nope"],
-                                                "dryRun": False})
+    picked = dash.run_bulk({"action": "suspend", "instanceIds": [f"{p}0", f"{p}1", f"{p}nope"]})
     assert (picked["matched"], picked["done"], picked["not_found"]) == (2, 2, 1)
     assert picked["command"].startswith(f"for id in {p}0 {p}1 {p}nope; do dtsctl instance suspend \"$id\"")
     dash.until_status(f"{p}0", "SUSPENDED")
     dash.until_status(f"{p}1", "SUSPENDED")
 
-    ran = dash.post("/orchestrations/bulk", {"action": "terminate", "filter": {"orchestrationId": p}, "dryRun": False,
-                                             "reason": "cleanup"})
+    ran = dash.run_bulk({"action": "terminate", "filter": {"orchestrationId": p}, "reason": "cleanup"})
     assert (ran["matched"], ran["done"], ran["failed"]) == (6, 6, 0) and ran["error"] is None
     for i in range(6):
         dash.until_status(f"{p}{i}", "TERMINATED")
@@ -457,11 +483,151 @@ def test_bulk_dry_run_counts_then_acts_on_exactly_the_matches(dash: Dash) -> Non
     ended = {"orchestrationId": p, "orchestrationStatus": {"status": ["ORCHESTRATION_STATUS_TERMINATED"]}}
     count = dash.post("/orchestrations/bulk", {"action": "purge", "filter": ended, "dryRun": True})
     assert count["matched"] == 6 and len(sdk_states(dash, p)) == 6
-    purged = dash.post("/orchestrations/bulk", {"action": "purge", "filter": ended, "dryRun": False})
+    purged = dash.run_bulk({"action": "purge", "filter": ended})
     assert purged["done"] == 6 and purged["failed"] == 0
     assert sdk_states(dash, p) == []
     tagged = dash.post("/orchestrations/bulk", {"action": "purge", "filter": {"tags": {"a": "b"}}})
     assert tagged["command"] is None  # dtsctl's flags cannot say "tags"
+
+
+def start_waiters(dash: Dash, p: str, n: int) -> list[str]:
+    ids = [f"{p}{i:03d}" for i in range(n)]
+    for iid in ids:
+        dash.client.schedule_new_orchestration(waiter, instance_id=iid)
+    wait_until(lambda: sum(s.runtime_status.name == "RUNNING" for s in sdk_states(dash, p)) == n, timeout=60,
+               interval=0.1, desc=f"{n} waiters running")
+    return ids
+
+
+def sdk_counts(dash: Dash, p: str) -> Counter:
+    return Counter(s.runtime_status.name for s in sdk_states(dash, p))
+
+
+def test_a_bulk_run_is_a_job_that_answers_at_once_and_counts_up_to_its_report(dash: Dash) -> None:
+    p = unique("job")
+    start_waiters(dash, p, 200)
+    flt = {"orchestrationId": p}
+    began = time.monotonic()
+    started = dash.start_bulk({"action": "terminate", "filter": flt, "reason": "job test"})
+    answered = time.monotonic() - began
+    assert answered < 5, f"the run's request took {answered:.2f}s to answer"
+    assert started["action"] == "terminate" and started["matched"] == 200 and started["finished"] < 200
+    assert started["command"] == f"dtsctl instance terminate --reason 'job test' --prefix {p} --yes{ON_HUB}"
+    seen: list[dict[str, Any]] = []
+    ended = dash.until_ended(started["job"], seen=seen)
+    finished = [d["finished"] for d in seen]
+    assert finished == sorted(finished), "progress never goes back"
+    assert any(0 < f < 200 for f in finished), f"no progress was seen between the start and the end: {finished}"
+    assert all(d["finished"] == d["done"] + d["failed"] + d["skipped"] for d in seen)
+    assert (ended["status"], ended["finished"], ended["done"], ended["failed"]) == ("done", 200, 200, 0)
+    report = ended["report"]
+    assert (report["matched"], report["done"], report["not_attempted"], report["interrupted"]) == (200, 200, 0, False)
+    assert report["error"] is None and report["dry_run"] is False
+    assert ended["seconds"] >= report["seconds"] * 0.5
+    wait_until(lambda: sdk_counts(dash, p) == Counter(TERMINATED=200), timeout=30, interval=0.1,
+               desc="the SDK to see every one terminated")
+    assert dash.get(f"/bulk/{started['job']}") == ended  # an ended job stays readable
+
+
+def test_cancel_stops_a_run_after_the_calls_in_flight_and_the_report_says_what_was_not_attempted(
+        dash: Dash, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dtsctl.dashboard import backend as backend_module
+
+    p = unique("cancel")
+    start_waiters(dash, p, 120)
+    backend = dash.server.backend
+    real = backend._per_item
+
+    def slow(body: Any) -> Any:  # the same calls, slower: the run lasts long enough to be stopped midway
+        per_item = real(body)
+
+        def one(conn: Any, iid: str, status: str) -> Any:
+            time.sleep(0.02)
+            return per_item(conn, iid, status)
+        return one
+
+    monkeypatch.setattr(backend, "_per_item", slow)
+    monkeypatch.setattr(backend_module, "BULK_CONCURRENCY", 4)
+    job = dash.start_bulk({"action": "terminate", "filter": {"orchestrationId": p}})["job"]
+    wait_until(lambda: dash.get(f"/bulk/{job}")["finished"] >= 8, timeout=20, interval=0.01, desc="some progress")
+    assert dash.call("POST", f"/v1/taskhubs/bulk/{job}/cancel", token=False).status == 403
+    cancelled = dash.post(f"/bulk/{job}/cancel", None)
+    assert cancelled["cancelRequested"] is True
+    ended = dash.until_ended(job)
+    report = ended["report"]
+    assert ended["status"] == "cancelled" and report["interrupted"] is True
+    assert 8 <= report["done"] < 120 and report["not_attempted"] > 0
+    assert report["done"] + report["failed"] + report["skipped"] + report["not_attempted"] == 120
+    assert ended["done"] == report["done"] and ended["finished"] == 120 - report["not_attempted"]
+    # What the report says was done is what the scheduler received; the rest still runs.
+    wait_until(lambda: sdk_counts(dash, p)["TERMINATED"] == report["done"], timeout=30, interval=0.1,
+               desc="the SDK to see the terminated ones")
+    assert sdk_counts(dash, p) == Counter(TERMINATED=report["done"], RUNNING=120 - report["done"])
+    assert dash.post(f"/bulk/{job}/cancel", None)["status"] == "cancelled"  # cancelling an ended run changes nothing
+    monkeypatch.undo()
+    rest = dash.run_bulk({"action": "terminate", "filter": {"orchestrationId": p}})
+    assert (rest["matched"], rest["done"], rest["skipped"]) == (120, 120 - report["done"], report["done"])
+
+
+def test_unknown_jobs_are_404_and_cancel_needs_the_token(dash: Dash) -> None:
+    r = dash.call("GET", "/v1/taskhubs/bulk/no-such-job")
+    assert r.status == 404 and r.json()["code"] == "not-found" and "no-such-job" in r.json()["error"]
+    assert dash.call("POST", "/v1/taskhubs/bulk/no-such-job/cancel", raw=b"").status == 404
+    r = dash.call("POST", "/v1/taskhubs/bulk/no-such-job/cancel", token=False)
+    assert r.status == 403 and "token" in r.json()["error"]
+    assert dash.call("POST", "/v1/taskhubs/bulk/no-such-job").status == 405
+    assert dash.call("GET", "/v1/taskhubs/bulk/no-such-job/cancel").status == 405
+    assert dash.call("GET", "/v1/taskhubs/bulk").status == 404
+
+
+def test_stopping_the_server_cancels_its_running_jobs(dash: Dash, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dtsctl.dashboard import backend as backend_module
+
+    monkeypatch.setattr(backend_module, "BULK_CONCURRENCY", 4)
+    p = unique("stop")
+    start_waiters(dash, p, 40)
+    target = resolve(TargetArgs(connection_string=dash.cs), env={})
+    backend = GrpcBackend(target)
+    real = backend._per_item
+    monkeypatch.setattr(backend, "_per_item", lambda body: (lambda c, i, s: (time.sleep(0.1), real(body)(c, i, s))[1]))
+    server = DashboardServer(backend, port=0).start()
+    own = Dash(server, dash.client, dash.address)
+    job = own.start_bulk({"action": "terminate", "filter": {"orchestrationId": p}})["job"]
+    wait_until(lambda: own.get(f"/bulk/{job}")["finished"] >= 1, timeout=20, interval=0.01, desc="some progress")
+    server.stop()
+    ended = backend.jobs.get(job).doc()
+    assert ended["status"] == "cancelled" and ended["report"]["not_attempted"] > 0
+    wait_until(lambda: sdk_counts(dash, p)["TERMINATED"] == ended["report"]["done"], timeout=30, interval=0.1,
+               desc="the SDK to see the terminated ones")
+    for iid, state in ((s.instance_id, s) for s in sdk_states(dash, p)):
+        if state.runtime_status.name == "RUNNING":
+            dash.client.terminate_orchestration(iid)
+
+
+def test_jobs_are_kept_up_to_a_limit_dropping_the_oldest_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from dtsctl.dashboard import jobs
+
+    monkeypatch.setattr(jobs, "MAX_JOBS", 2)
+    kept = jobs.Jobs()
+    release = threading.Event()
+    first = kept.start("purge", 0, 0, lambda job: {"done": 0})
+    wait_until(lambda: not kept.get(first["job"]).running, timeout=5, desc="the first job to end")
+    second = kept.start("purge", 1, 0, lambda job: (release.wait(10), {"done": 1})[1])
+    third = kept.start("purge", 1, 0, lambda job: (release.wait(10), {"done": 1})[1])
+    with pytest.raises(NotFound):
+        kept.get(first["job"])  # the oldest ended one made room
+    with pytest.raises(jobs.Busy):
+        kept.start("purge", 1, 0, lambda job: {})  # the two kept are running
+    release.set()
+    kept.close()
+    assert [kept.get(j["job"]).doc()["status"] for j in (second, third)] == ["done", "done"]
+    boom = jobs.Jobs()
+    failed = boom.start("purge", 1, 0, lambda job: 1 / 0)
+    wait_until(lambda: not boom.get(failed["job"]).running, timeout=5, desc="the failing job to end")
+    doc = boom.get(failed["job"]).doc()
+    assert doc["status"] == "failed" and "ZeroDivisionError" in doc["error"] and doc["report"] is None
 
 
 def test_entities(dash: Dash) -> None:

@@ -34,9 +34,10 @@ def error(status: int, code: str, message: str, hint: str | None = None) -> Answ
 
 
 def _conflict_types() -> tuple[type[BaseException], ...]:
+    from dtsctl.dashboard.jobs import Busy
     from dtsctl.instances.service import InstanceExists, NotApplicable
 
-    return NotApplicable, InstanceExists
+    return NotApplicable, InstanceExists, Busy
 
 
 def from_exception(exc: BaseException) -> Answer:
@@ -100,7 +101,11 @@ class Api:
                 return route
             call, needs_hub = route
             doc = call(self.hub(hub_header) if needs_hub else None, _body(body))
-            return Answer(201 if (method, segments) == ("POST", ["orchestrations"]) else 200, doc)
+            if (method, segments) == ("POST", ["orchestrations"]):
+                return Answer(201, doc)
+            if segments == ["orchestrations", "bulk"] and isinstance(doc, dict) and "job" in doc:
+                return Answer(202, doc)  # a run started: its progress is at GET bulk/{job}
+            return Answer(200, doc)
         except Exception as exc:  # noqa: BLE001 - every failure is an answer
             return from_exception(exc)
 
@@ -112,6 +117,14 @@ class Api:
         if n == 0:
             routes["GET"] = lambda hub, body: b.task_hubs()
             return self._pick(method, routes, needs_hub=False)
+        if s[0] == "bulk" and n in (2, 3) and s[1].strip():
+            job = s[1]
+            if n == 2:
+                routes["GET"] = lambda hub, body: b.bulk_job(job)
+            elif s[2] == "cancel":
+                routes["POST"] = lambda hub, body: b.bulk_cancel(job)
+            if routes:
+                return self._pick(method, routes, needs_hub=False)  # a job is the server's, not a hub's
         if s == ["ping"]:
             routes["GET"] = lambda hub, body: b.ping(hub)
         elif s == ["workers"]:

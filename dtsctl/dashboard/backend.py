@@ -17,12 +17,12 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any
 
 from dtsctl.config.target import Layer, Source, Target
-from dtsctl.dashboard import bodies, shapes
+from dtsctl.dashboard import bodies, jobs, shapes
 from dtsctl.dts import DEFAULT_TASK_HUB
 from dtsctl.errors import DtsctlError, NotFound
 
@@ -94,7 +94,17 @@ class Backend:
         raise NotImplementedError
 
     def bulk(self, hub: str, body: bodies.Bulk) -> dict[str, Any]:
-        """The bulk report (dtsctl.instances.batch.Report.to_dict) plus "command", "notes", "error"."""
+        """A dry run: the bulk report (dtsctl.instances.batch.Report.to_dict) plus "command", "notes",
+        "error". A run: the job's first progress document (jobs.Job.doc, status running) plus
+        "command"; it goes on on a thread of its own."""
+        raise NotImplementedError
+
+    def bulk_job(self, job_id: str) -> dict[str, Any]:
+        """The job's progress document (jobs.Job.doc); NotFound for a job this server does not keep."""
+        raise NotImplementedError
+
+    def bulk_cancel(self, job_id: str) -> dict[str, Any]:
+        """Stop the job after the calls in flight (nothing for one that has ended); its progress document."""
         raise NotImplementedError
 
     def entities(self, hub: str, body: bodies.EntityQuery) -> dict[str, Any]:
@@ -107,10 +117,6 @@ class Backend:
 
     def close(self) -> None:
         """Release connections; the server calls it once it has stopped."""
-
-
-def _no_progress(_total: int) -> AbstractContextManager[Any]:
-    return nullcontext(lambda _progress: None)
 
 
 class GrpcBackend(Backend):
@@ -132,7 +138,7 @@ class GrpcBackend(Backend):
         self._hubs = task_hubs
         self._conns: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
-        self._cancel = threading.Event()  # set on close: bulk runs in flight start nothing new
+        self.jobs = jobs.Jobs()  # bulk runs; close() cancels the running ones
         self._local: tuple[float, Any] | None = None
 
     # ---- connections
@@ -166,11 +172,17 @@ class GrpcBackend(Backend):
     @contextmanager
     def _calling(self, hub: str, action: str, instance_id: str | None = None) -> Iterator[Any]:
         """The hub's connection; gRPC and credential failures in the block become dtsctl's errors."""
+        conn = self._connection(hub)
+        with self._translating(conn, action, instance_id):
+            yield conn
+
+    @contextmanager
+    def _translating(self, conn: Any, action: str, instance_id: str | None = None) -> Iterator[None]:
+        """gRPC and credential failures in the block become dtsctl's errors (for `conn`'s target)."""
         from dtsctl.sdk.errors import is_call_failure, translate
 
-        conn = self._connection(hub)
         try:
-            yield conn
+            yield
         except DtsctlError:
             raise
         except Exception as exc:  # noqa: BLE001 - gRPC failures, and credential failures as various azure-core types
@@ -179,7 +191,7 @@ class GrpcBackend(Backend):
             raise
 
     def close(self) -> None:
-        self._cancel.set()
+        self.jobs.close()  # before the connections close: the calls in flight end first
         with self._lock:
             conns, self._conns = list(self._conns.values()), OrderedDict()
         for conn in conns:
@@ -408,12 +420,12 @@ class GrpcBackend(Backend):
         """As `dtsctl instance <action> --status ...` does it (dtsctl.instances.batch): the plan lists
         every match and decides from each status whether the action applies; the run acts on exactly
         those. A purge whose filter the scheduler's own filter call can express uses that call when it
-        reaches only the listed instances."""
+        reaches only the listed instances. A dry run answers the report; a run is a job (jobs.Job):
+        the plan is made here, the calls on the job's thread, and this answers its first progress."""
         from dtsctl.instances import batch, service
         from dtsctl.instances.records import InstanceFilter
 
         missing = 0
-        notes: list[str] = []
         with self._calling(hub, f"{body.action} instances") as conn:
             if body.instance_ids is not None:
                 flt = InstanceFilter()
@@ -432,22 +444,43 @@ class GrpcBackend(Backend):
                            for r in service.iter_instances(conn, flt, payloads=False, page_size=QUERY_PAGE)
                            if wanted.matches(r)]
             plan = _plan(body.action, flt, conn.task_hub, matches)
-            by_filter = (body.action == "purge" and body.filter is not None and body.filter.beyond_instance_filter == ()
-                         and flt.server_side_purge)
-            purge_statuses = list(flt.statuses) if by_filter else None
-            if body.dry_run or not plan.act:
-                report = batch.report(plan, dry_run=body.dry_run, server_side=purge_statuses is not None)
-            else:
+        by_filter = (body.action == "purge" and body.filter is not None and body.filter.beyond_instance_filter == ()
+                     and flt.server_side_purge)
+        purge_statuses = list(flt.statuses) if by_filter else None
+
+        def doc_of(report: Any, notes: list[str]) -> dict[str, Any]:
+            doc = report.to_dict()
+            if body.instance_ids is not None:
+                doc["not_found"] = missing
+            doc["notes"] = notes
+            doc["error"] = getattr(report.error, "message", None) or (str(report.error) if report.error else None)
+            doc["command"] = self.commands.bulk(hub, body)
+            return doc
+
+        if body.dry_run:
+            return doc_of(batch.report(plan, dry_run=True, server_side=purge_statuses is not None), [])
+
+        def run(job: Any) -> dict[str, Any]:
+            notes: list[str] = []
+            if not plan.act:
+                return doc_of(batch.report(plan, dry_run=False, server_side=purge_statuses is not None), notes)
+            with self._translating(conn, f"{body.action} instances"):
                 report = batch.execute(conn, plan, self._per_item(body), concurrency=BULK_CONCURRENCY, rps=None,
-                                       cancel=self._cancel, progress=_no_progress, on_note=notes.append,
-                                       purge_statuses=purge_statuses)
-        doc = report.to_dict()
+                                       cancel=job.cancel, progress=lambda _total: nullcontext(job.progress),
+                                       on_note=notes.append, purge_statuses=purge_statuses)
+            return doc_of(report, notes)
+
+        started = self.jobs.start(body.action, len(plan.matches), plan.skipped, run)
         if body.instance_ids is not None:
-            doc["not_found"] = missing
-        doc["notes"] = notes
-        doc["error"] = getattr(report.error, "message", None) or (str(report.error) if report.error else None)
-        doc["command"] = self.commands.bulk(hub, body)
-        return doc
+            started["not_found"] = missing
+        started["command"] = self.commands.bulk(hub, body)
+        return started
+
+    def bulk_job(self, job_id: str) -> dict[str, Any]:
+        return self.jobs.get(job_id).doc()
+
+    def bulk_cancel(self, job_id: str) -> dict[str, Any]:
+        return self.jobs.cancel(job_id)
 
     # ---- entities, workers
 
