@@ -323,8 +323,9 @@ def test_restart_under_a_new_id_links_to_the_new_instance(browser, hub_env) -> N
 # ---------------------------------------------------------------------------------------- bulk
 
 
-def test_bulk_purge_through_the_page_shows_the_dry_run_count_first(browser, hub_env) -> None:
+def test_bulk_purge_through_the_page_shows_the_dry_run_count_then_progress_then_the_report(browser, hub_env) -> None:
     ids, sdk = hub_env["ids"], hub_env["sdk"]
+    console_errors(browser)  # read (and so cleared): an earlier test's expected 404s are not this one's
     open_page(browser, hub_env, "#/orchestrations?prefix=purge-me-")
     wait_rows(browser, lambda r: sorted(i for i, _ in r) == ids["purge"], "the three instances to purge")
     browser.find_element("id", "select-all-matching").click()
@@ -341,12 +342,31 @@ def test_bulk_purge_through_the_page_shows_the_dry_run_count_first(browser, hub_
     assert "dtsctl instance purge" in text(browser, "#dialog-command")
     assert all(sdk.get_orchestration_state(i) is not None for i in ids["purge"])
 
+    # Each state the progress line goes through, as the page draws it.
+    browser.execute_script("""
+        window.seenProgress = [];
+        new MutationObserver(() => {
+          const line = document.getElementById('bulk-counts');
+          const fill = document.getElementById('bulk-bar-fill');
+          if (line) window.seenProgress.push([line.textContent, fill.style.width]);
+        }).observe(document.getElementById('dialog-result'), {childList: true, subtree: true, characterData: true});
+    """)
     browser.find_element("id", "dialog-ok").click()
     report = wait_text(browser, "#bulk-report", r"Done: 3 of 3")
     assert re.search(r"Matched\s+3", report) and re.search(r"Failed\s+0", report)
+    # The run was a job: its progress showed first (running), then the bar full above the report.
+    seen = browser.execute_script("return window.seenProgress")
+    assert seen and re.match(r"\d of 3 · done \d · failed 0 · skipped 0 · running", seen[0][0]), seen
+    assert text(browser, "#bulk-counts").startswith("3 of 3 · done 3 · failed 0 · skipped 0 · done")
+    assert browser.execute_script("return document.getElementById('bulk-bar-fill').style.width") == "100%"
+    assert browser.find_elements("id", "bulk-cancel") == []  # nothing left to stop
+    # The list behind the dialog was drawn again when the run ended.
+    wait_text(browser, "#instances", r"No orchestration matches")
+    assert text(browser, "#dialog-cancel") == "Close"
     browser.find_element("id", "dialog-cancel").click()
     wait_text(browser, "#instances", r"No orchestration matches")
     assert all(sdk.get_orchestration_state(i) is None for i in ids["purge"])
+    assert console_errors(browser) == []
 
 
 # ---------------------------------------------------------------------------------------- the rest

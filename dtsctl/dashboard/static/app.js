@@ -31,6 +31,7 @@ const app = {
   selected: new Set(),
   selectionKey: '',
   allMatching: false,
+  dialogs: 0, // bumped by each opening and closing of the dialog: a run's poller stops writing into a closed one
 };
 
 // ------------------------------------------------------------------------------------------ DOM
@@ -302,7 +303,9 @@ function openDialog({ title, body, command, okLabel, onOk, onClose }) {
   ok.textContent = okLabel || 'Confirm';
   cancel.textContent = 'Cancel';
   let changed = false;
+  const token = ++app.dialogs;  // this opening of the dialog; a later one makes it closed
   const close = () => {
+    app.dialogs++;
     dialog.close();
     if (onClose) onClose(changed);
   };
@@ -311,6 +314,8 @@ function openDialog({ title, body, command, okLabel, onOk, onClose }) {
   const api = {
     result, ok,
     setCommand(text) { commandEl.textContent = text; },
+    changed() { changed = true; cancel.textContent = 'Close'; },
+    closed() { return token !== app.dialogs; },
     done(node) {
       changed = true;
       ok.hidden = true;
@@ -640,11 +645,21 @@ function bulkDialog(action, s) {
       if (action === 'raise-event' && eventData.value.trim()) {
         try { JSON.parse(eventData.value); } catch (e) { throw new Error('The event data is not JSON: ' + e.message); }
       }
-      append(clear(d.result), [h('p', { class: 'muted busy', id: 'bulk-progress' }, `Running ${action} on ${planned ?? ''} instances…`)]);
-      const report = await api('POST', '/orchestrations/bulk', request(false));
-      if (report.command) d.setCommand(report.command);
-      d.done(bulkReport(report));
-      if (report.error) showError(new Error(report.error));
+      const started = await api('POST', '/orchestrations/bulk', request(false));
+      if (started.command) d.setCommand(started.command);
+      d.changed();  // the run goes on if the dialog is closed: the list is drawn again then
+      const job = await followJob(d, started, action);
+      if (!job) return;  // the dialog was closed while it ran
+      if (job.report) {
+        d.done(h('div', {}, bulkProgress(job, action).node, bulkReport(job.report)));
+        if (job.report.error) showError(new Error(job.report.error));
+      } else {
+        d.done(h('div', {}, bulkProgress(job, action).node, h('p', { class: 'error', id: 'bulk-error' }, job.error || 'The run failed.')));
+        showError(new Error(job.error || 'The bulk run failed.'));
+      }
+      app.selected.clear();
+      app.allMatching = false;
+      render();  // the list behind the dialog shows what the run changed
     },
   });
   dlg.ok.disabled = true;
@@ -662,6 +677,57 @@ function bulkDialog(action, s) {
     dlg.ok.textContent = `${BULK_ACTIONS[action]} ${acting.toLocaleString('en-US')} instance${acting === 1 ? '' : 's'}`;
     dlg.ok.disabled = acting === 0;
   }).catch((err) => { clear(count); count.append(h('span', { class: 'error' }, err.message)); });
+}
+
+const JOB_POLL_MS = 500;
+
+// The progress of a bulk run (GET /bulk/{job}): a bar, its counts, and a button that stops it.
+function bulkProgress(job, action, onStop) {
+  const fill = h('div', { class: 'progress-fill', id: 'bulk-bar-fill' });
+  const bar = h('div', { class: 'progress-track', id: 'bulk-bar', role: 'progressbar', 'aria-label': `${action} progress`,
+    'aria-valuemin': '0' }, fill);
+  const counts = h('p', { id: 'bulk-counts', class: 'count-line' });
+  const stop = h('button', { type: 'button', id: 'bulk-cancel' }, 'Stop the run');
+  const node = h('div', { id: 'bulk-progress' }, bar, counts);
+  if (onStop) {
+    stop.addEventListener('click', () => { stop.disabled = true; stop.textContent = 'Stopping…'; onStop(); });
+    node.append(h('p', { class: 'muted' }, stop, ' No new call starts; the ones in flight end first.'));
+  }
+  const update = (j) => {
+    const total = j.matched || 0;
+    const pct = total ? Math.min(100, Math.round((j.finished / total) * 1000) / 10) : 100;
+    fill.style.width = `${pct}%`;
+    bar.setAttribute('aria-valuemax', String(total));
+    bar.setAttribute('aria-valuenow', String(j.finished));
+    const state = j.status === 'running' ? (j.cancelRequested ? 'stopping' : 'running')
+      : j.status === 'cancelled' ? 'stopped' : j.status;
+    counts.textContent = `${Number(j.finished).toLocaleString('en-US')} of ${Number(total).toLocaleString('en-US')} · ` +
+      `done ${j.done} · failed ${j.failed} · skipped ${j.skipped} · ${state}, ${j.seconds}s`;
+    counts.classList.toggle('busy', j.status === 'running');
+    if (j.status !== 'running') stop.disabled = true;
+  };
+  update(job);
+  return { node, update };
+}
+
+// Polls the job until it ends; its last document, or null once the dialog is closed.
+async function followJob(d, started, action) {
+  let stopAsked = false;
+  const view = bulkProgress(started, action, async () => {
+    stopAsked = true;
+    try { view.update(await api('POST', `/bulk/${enc(started.job)}/cancel`)); } catch (err) { showError(err); }
+  });
+  append(clear(d.result), [view.node]);
+  let job = started;
+  while (job.status === 'running') {
+    await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+    if (d.closed()) return null;
+    job = await api('GET', `/bulk/${enc(started.job)}`);
+    if (d.closed()) return null;
+    if (stopAsked) job.cancelRequested = true;
+    view.update(job);
+  }
+  return job;
 }
 
 function pastTense(action) {
