@@ -51,7 +51,7 @@ def hub_env(browser, request):
             backend = GrpcBackend(target(server, hub)) if request.param == "grpc" else EngineBackend(server, hub)
             dash = DashboardServer(backend).start()
             try:
-                yield {"url": dash.url, "sdk": sdk, "ids": ids, "hub": hub}
+                yield {"url": dash.url, "sdk": sdk, "ids": ids, "hub": hub, "backend": backend}
             finally:
                 dash.stop()
                 sdk.close()
@@ -367,6 +367,48 @@ def test_bulk_purge_through_the_page_shows_the_dry_run_count_then_progress_then_
     wait_text(browser, "#instances", r"No orchestration matches")
     assert all(sdk.get_orchestration_state(i) is None for i in ids["purge"])
     assert console_errors(browser) == []
+
+
+def test_a_bulk_run_stopped_from_the_page_reports_what_was_not_attempted(browser, hub_env, monkeypatch) -> None:
+    from dtsctl.dashboard import backend as backend_module
+
+    sdk, backend = hub_env["sdk"], hub_env["backend"]
+    stop_ids = [f"stop-me-{i}" for i in range(8)]
+    for iid in stop_ids:
+        sdk.schedule_new_orchestration("approval", input={"request": iid, "timeout_seconds": WAIT_TIMEOUT}, instance_id=iid)
+    deadline = time.monotonic() + 30
+    while any(sdk.get_orchestration_state(i).runtime_status.name != "RUNNING" for i in stop_ids):
+        assert time.monotonic() < deadline, "the instances to stop never ran"
+        time.sleep(0.1)
+    real = backend._per_item
+
+    def slow(body):  # the same calls, one at a time and slower: the run lasts long enough to stop it
+        per_item = real(body)
+        return lambda conn, iid, status: (time.sleep(0.4), per_item(conn, iid, status))[1]
+
+    monkeypatch.setattr(backend, "_per_item", slow)
+    monkeypatch.setattr(backend_module, "BULK_CONCURRENCY", 1)
+    open_page(browser, hub_env, "#/orchestrations?prefix=stop-me-")
+    wait_rows(browser, lambda r: sorted(i for i, _ in r) == stop_ids, "the instances to stop")
+    browser.find_element("id", "select-all-matching").click()
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "bulk-action")).select_by_value("terminate")
+    browser.find_element("id", "bulk-run").click()
+    wait_text(browser, "#bulk-count", r"would be terminated")
+    browser.find_element("id", "dialog-ok").click()
+    wait_text(browser, "#bulk-counts", r"running")
+    browser.find_element("id", "bulk-cancel").click()
+    report = wait_text(browser, "#bulk-report", r"Stopped before the end", timeout=20)
+    assert "· stopped" in text(browser, "#bulk-counts")
+    not_attempted = int(re.search(r"Not attempted\s+(\d+)", report).group(1))
+    done = int(re.search(r"Done\s+(\d+)", report).group(1))
+    assert not_attempted > 0 and done + not_attempted == len(stop_ids), report
+    browser.find_element("id", "dialog-cancel").click()
+    deadline = time.monotonic() + 20
+    while sum(sdk.get_orchestration_state(i).runtime_status.name == "TERMINATED" for i in stop_ids) != done:
+        assert time.monotonic() < deadline, "the terminated ones are not what the report says"
+        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------------------------------- the rest

@@ -648,6 +648,8 @@ function bulkDialog(action, s) {
       const started = await api('POST', '/orchestrations/bulk', request(false));
       if (started.command) d.setCommand(started.command);
       d.changed();  // the run goes on if the dialog is closed: the list is drawn again then
+      append(clear(count), [h('strong', { id: 'bulk-dry-count' }, `${(planned ?? 0).toLocaleString('en-US')}`),
+        ` instance${planned === 1 ? '' : 's'} counted by the dry run; the run has started.`]);
       const job = await followJob(d, started, action);
       if (!job) return;  // the dialog was closed while it ran
       if (job.report) {
