@@ -50,7 +50,8 @@ class EngineBackend(GrpcBackend):
         return shapes.query_answer(page.records, page.total, page.counts)
 
     def workers(self, hub: str) -> dict[str, Any]:
-        return {"workers": None, "connected": self._hub(hub).stats().get("workers")}
+        found = self._hub(hub).backend.workers_now()
+        return {"workers": found, "connected": len(found)}
 
 
 def start(running: Any, port: int) -> DashboardServer:

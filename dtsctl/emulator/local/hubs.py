@@ -299,4 +299,4 @@ class TaskHubRouter:
 
         if not context.add_callback(on_done):
             on_done()
-        return hub.backend.work_items(request, context, ping_interval=self.health_ping_interval)
+        return hub.backend.work_items(request, context, ping_interval=self.health_ping_interval, worker=worker_id)

@@ -92,6 +92,7 @@ class EngineCore:
         self.entities = _ReadyQueue()
         self._timers: list[tuple[float, str, Any]] = []  # (visible_at, kind, key)
         self.leases: dict[str, Lease] = {}
+        self.workers: dict[int, dict[str, Any]] = {}  # open GetWorkItems streams: what dispatch.workers_now shows
         self.orphans: dict[str, Lease] = {}  # leases of ended streams (dispatch.stream_ended)
         self._orphan_of: dict[tuple[str, Any], str] = {}
         self.busy: dict[str, set[Any]] = {ORCHESTRATION: set(), ACTIVITY: set(), ENTITY: set()}

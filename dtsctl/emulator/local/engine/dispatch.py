@@ -38,6 +38,24 @@ def _filters(request: Any) -> tuple[FilterMap, FilterMap, FilterMap]:
     return build(wf.orchestrations), build(wf.activities), build(wf.entities)
 
 
+def _worker_record(request: Any, worker: str | None, *filters: FilterMap) -> dict[str, Any]:
+    """What the dashboard's Workers view shows of one open stream (active work items are added when
+    asked: dispatch.workers_now)."""
+    from dtsctl.times import now_iso
+
+    def names(filt: FilterMap) -> list[str] | None:
+        return None if filt is None else sorted(filt)
+
+    limits = {key: getattr(request, field) or None for key, field in (
+        ("maxOrchestrationWorkItems", "maxConcurrentOrchestrationWorkItems"),
+        ("maxActivityWorkItems", "maxConcurrentActivityWorkItems"),
+        ("maxEntityWorkItems", "maxConcurrentEntityWorkItems"))}
+    orchestrations, activities, entities = filters
+    return {"workerId": worker or getattr(request, "worker_instance_id", "") or None, "connectedAt": now_iso(),
+            **limits, "orchestrations": names(orchestrations), "activities": names(activities),
+            "entities": names(entities)}
+
+
 def accepts(filt: FilterMap, name: str, version: str | None) -> bool:
     if filt is None:
         return True
@@ -66,14 +84,18 @@ class DispatchRpcs(EngineCore):
     def GetWorkItems(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         return self.work_items(request, context)
 
-    def work_items(self, request: Any, context: grpc.ServicerContext, *, ping_interval: float = 0.0) -> Iterator[Any]:
+    def work_items(self, request: Any, context: grpc.ServicerContext, *, ping_interval: float = 0.0,
+                   worker: str | None = None) -> Iterator[Any]:
         """The stream a worker reads its work from. While there is nothing to hand out it sends a health
         ping every `ping_interval` seconds (0: never): the SDK worker takes a stream silent for two
         minutes for a dead one. The generator runs in the stream's own thread, so no work item is
         taken before the stream can send it."""
         orchestrations, activities, entities = _filters(request)
         stream = _Stream(self.new_stream(), orchestrations, activities, entities)
+        with self.store.lock:
+            self.workers[stream.id] = _worker_record(request, worker, orchestrations, activities, entities)
         if not context.add_callback(lambda: self.stream_ended(stream.id)):
+            self.stream_ended(stream.id)
             return
         ping = health_ping()
         last_sent = time.monotonic()
@@ -94,11 +116,21 @@ class DispatchRpcs(EngineCore):
             yield item
             last_sent = time.monotonic()
 
+    def workers_now(self) -> list[dict[str, Any]]:
+        """Each open GetWorkItems stream: its worker, when it connected, its limits and filters (None:
+        it takes everything) and the work items it holds now."""
+        with self.store.lock:
+            held: dict[int, int] = {}
+            for lease in self.leases.values():
+                held[lease.stream] = held.get(lease.stream, 0) + 1
+            return [{**record, "activeWorkItems": held.get(sid, 0)} for sid, record in sorted(self.workers.items())]
+
     def stream_ended(self, stream: int) -> None:
         """A worker went away: what it held is handed out again. A worker stopping on purpose often
         completes what it ran just after its stream ended: until the item is handed to someone else,
         that late completion still counts (`orphans`), so the work does not run twice."""
         with self.store.lock:
+            self.workers.pop(stream, None)
             for token in [t for t, lease in self.leases.items() if lease.stream == stream]:
                 lease = self.leases.pop(token)
                 self.orphan(lease)
