@@ -26,6 +26,7 @@ from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 
 from support.net import held_port
+from support.dashboard import Answer, request
 from support.wait import wait_until
 from dtsctl.config.target import TargetArgs, resolve
 from dtsctl.dashboard.backend import GrpcBackend
@@ -90,16 +91,6 @@ def parent(ctx: task.OrchestrationContext, n: int):
 # -------------------------------------------------------------------------------------- fixture
 
 @dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    raw: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.raw)
-
-
-@dataclass
 class Dash:
     server: DashboardServer
     client: DurableTaskSchedulerClient
@@ -110,23 +101,14 @@ class Dash:
         return f"Endpoint=http://{self.address};Authentication=None;TaskHub={HUB}"
 
     def call(self, method: str, path: str, body: Any = None, *, hub: str | None = None,
-             token: bool = True, raw: bytes | None = None) -> Response:
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
-        headers = {"Host": f"127.0.0.1:{self.server.port}"}
+             token: bool = True, raw: bytes | None = None) -> Answer:
+        headers: dict[str, str] = {}
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
         if method not in ("GET", "HEAD") and token:
             headers["x-dtsctl-token"] = self.server.token
         if hub is not None:
             headers["x-taskhub"] = hub
-        try:
-            conn.request(method, path, body=data if data is not None else (b"" if method == "POST" else None),
-                         headers=headers)
-            res = conn.getresponse()
-            return Response(res.status, {k.lower(): v for k, v in res.getheaders()}, res.read())
-        finally:
-            conn.close()
+        return request(self.server.port, method, path, host=f"127.0.0.1:{self.server.port}", headers=headers, data=data)
 
     def get(self, path: str, **kw: Any) -> Any:
         r = self.call("GET", "/v1/taskhubs" + path, **kw)

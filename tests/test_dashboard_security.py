@@ -19,6 +19,7 @@ from durabletask import task
 from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 
+from support.dashboard import Answer, request
 from support.wait import wait_until
 from dtsctl.config.target import TargetArgs, resolve
 from dtsctl.dashboard.backend import Backend, GrpcBackend
@@ -36,16 +37,6 @@ def waiter(ctx: task.OrchestrationContext, _):
 
 
 @dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    raw: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.raw)
-
-
-@dataclass
 class Guarded:
     server: DashboardServer
     client: DurableTaskSchedulerClient
@@ -57,21 +48,9 @@ class Guarded:
     def send(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: Any = None,
              host: str | None = None) -> Answer:
         """A raw request: the path is sent exactly as given (no client-side normalising)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=20)
-        try:
-            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-            conn.putheader("Host", host if host is not None else self.own)
-            data = json.dumps(body).encode() if body is not None else b""
-            for name, value in (headers or {}).items():
-                conn.putheader(name, value)
-            if method not in ("GET", "HEAD"):
-                conn.putheader("Content-Type", "application/json")
-                conn.putheader("Content-Length", str(len(data)))
-            conn.endheaders(data if method not in ("GET", "HEAD") else None)
-            res = conn.getresponse()
-            return Answer(res.status, {k.lower(): v for k, v in res.getheaders()}, res.read())
-        finally:
-            conn.close()
+        data = json.dumps(body).encode() if body is not None else None
+        return request(self.server.port, method, path, host=host if host is not None else self.own,
+                       headers=headers, data=data, timeout=20)
 
     def status(self, instance_id: str) -> str | None:
         state = self.client.get_orchestration_state(instance_id, fetch_payloads=False)
