@@ -22,7 +22,7 @@ from dtsctl.sdk.client import sdk_logger
 from dtsctl.sdk.errors import instance_not_found, is_call_failure, is_rpc_error, too_large, translate
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_RECEIVE_BYTES", "Connection", "require_valid", "open_client", "open_worker",
-           "connected", "call", "translate", "too_large", "instance_not_found", "sdk_logger"]
+           "connected", "translating", "call", "translate", "too_large", "instance_not_found", "sdk_logger"]
 
 DEFAULT_TIMEOUT = 10.0
 # The largest answer the client accepts (gRPC's default is 4 MiB, less than one instance can weigh).
@@ -107,15 +107,23 @@ def connected(target: Target, timeout: float | None = None, *, action: str = "ca
     """Open a client, and translate whatever escapes the block into dtsctl's errors."""
     conn = open_client(target, timeout, max_receive_bytes=max_receive_bytes)
     try:
-        yield conn
+        with translating(conn, action, instance_id):
+            yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def translating(conn: Connection, action: str, instance_id: str | None = None) -> Iterator[None]:
+    """gRPC and credential failures in the block become dtsctl's errors, worded for `conn`'s target."""
+    try:
+        yield
     except DtsctlError:
         raise
     except Exception as exc:  # noqa: BLE001 - gRPC failures, and credential failures as various azure-core types
         if is_call_failure(exc):
             raise translate(exc, conn, instance_id=instance_id, action=action) from None
         raise
-    finally:
-        conn.close()
 
 
 def call(fn: Callable[..., Any], conn: Connection, *args: Any, instance_id: str | None = None,

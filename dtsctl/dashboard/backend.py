@@ -24,7 +24,7 @@ from typing import Any
 from dtsctl.config.target import Layer, Source, Target
 from dtsctl.dashboard import bodies, jobs, shapes
 from dtsctl.dts import DEFAULT_TASK_HUB
-from dtsctl.errors import DtsctlError, NotFound
+from dtsctl.errors import NotFound
 
 log = logging.getLogger("dtsctl.dashboard")
 
@@ -179,16 +179,10 @@ class GrpcBackend(Backend):
     @contextmanager
     def _translating(self, conn: Any, action: str, instance_id: str | None = None) -> Iterator[None]:
         """gRPC and credential failures in the block become dtsctl's errors (for `conn`'s target)."""
-        from dtsctl.sdk.errors import is_call_failure, translate
+        from dtsctl.scheduler import translating
 
-        try:
+        with translating(conn, action, instance_id):
             yield
-        except DtsctlError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - gRPC failures, and credential failures as various azure-core types
-            if is_call_failure(exc):
-                raise translate(exc, conn, instance_id=instance_id, action=action) from None
-            raise
 
     def close(self) -> None:
         self.jobs.close()  # before the connections close: the calls in flight end first
@@ -507,13 +501,6 @@ class GrpcBackend(Backend):
 def _plan(action: Any, flt: Any, task_hub: str, matches: list[Any]) -> Any:
     """dtsctl.instances.batch.Plan of matches listed here (batch.plan lists them itself, by an
     InstanceFilter alone; the dashboard's filter says more)."""
-    from dtsctl.instances import batch, service
+    from dtsctl.instances import batch
 
-    act, reasons = [], {}
-    for m in matches:
-        reason = service.skip_reason(action, m.status)
-        if reason is None:
-            act.append(m)
-        else:
-            reasons[reason] = reasons.get(reason, 0) + 1
-    return batch.Plan(action, flt, task_hub, tuple(matches), tuple(act), reasons)
+    return batch.plan_of(action, flt, task_hub, matches)

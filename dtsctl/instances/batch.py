@@ -10,7 +10,7 @@ go through `on_note`, progress through the view `progress(total)` returns.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,8 +58,16 @@ def plan(conn: Any, action: Action, flt: InstanceFilter) -> Plan:
     """List every match (without payloads) and decide, from its status, whether `action` applies."""
     from dtsctl.instances import service
 
-    matches = tuple(Match(r.instance_id, r.runtime_status, r.created_at)
-                    for r in service.iter_instances(conn, flt, payloads=False))
+    matches = [Match(r.instance_id, r.runtime_status, r.created_at)
+               for r in service.iter_instances(conn, flt, payloads=False)]
+    return plan_of(action, flt, conn.task_hub, matches)
+
+
+def plan_of(action: Action, flt: InstanceFilter, task_hub: str, matches: Sequence[Match]) -> Plan:
+    """The plan for matches listed by the caller (the dashboard's filter says more than an
+    InstanceFilter): which are acted on, and why the others are skipped."""
+    from dtsctl.instances import service
+
     act: list[Match] = []
     reasons: dict[str, int] = {}
     for m in matches:
@@ -68,7 +76,7 @@ def plan(conn: Any, action: Action, flt: InstanceFilter) -> Plan:
             act.append(m)
         else:
             reasons[reason] = reasons.get(reason, 0) + 1
-    return Plan(action, flt, conn.task_hub, matches, tuple(act), reasons)
+    return Plan(action, flt, task_hub, tuple(matches), tuple(act), reasons)
 
 
 @dataclass
