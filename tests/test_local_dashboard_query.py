@@ -87,7 +87,12 @@ def _all(server) -> list:
 def _settled(server) -> bool:
     recs = _all(server)
     by = {r.instance_id: r.runtime_status for r in recs}
-    return len(recs) == N + 1 + N // 5 and all(by[f"q{i:03d}"] != "PENDING" for i in range(N))
+    # Only the holders still run: every parent has seen its child complete (a snapshot taken while
+    # one still ran would differ from what the queries see a moment later).
+    running = [i for i, s in by.items() if s == "RUNNING"]
+    return (len(recs) == N + 1 + N // 5 and all(by[f"q{i:03d}"] != "PENDING" for i in range(N))
+            and len(running) == N // 5 and all(by[i] == "RUNNING" for i in running if i.startswith("q"))
+            and all(int(i[1:4]) % 5 == 2 for i in running))
 
 
 STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED"]
