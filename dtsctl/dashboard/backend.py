@@ -219,7 +219,10 @@ class GrpcBackend(Backend):
         from dtsctl.connection.endpoint import is_loopback_host
 
         fields = self.target.fields
-        if fields is None or not is_loopback_host(fields.host or ""):
+        # A local TLS endpoint with a credential is a tunnel or a stand-in of a scheduler, not an
+        # emulator (which speaks plaintext without one), as doctor reads it too.
+        credential = fields is not None and fields.tls and fields.authentication not in (None, "None")
+        if fields is None or not is_loopback_host(fields.host or "") or credential:
             return "azure"
         return "local" if self._local_engine() is not None else "emulator"
 
