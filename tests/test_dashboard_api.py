@@ -27,6 +27,7 @@ from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 
 from support.net import held_port
 from support.dashboard import Answer, request
+from support.orchestrations import chain, explode, failing, flaky, greet, retry_me
 from support.wait import wait_until
 from dtsctl.config.target import TargetArgs, resolve
 from dtsctl.dashboard.backend import GrpcBackend
@@ -44,39 +45,6 @@ ON_HUB = f" --task-hub {HUB}"  # the target's hub came with -c: every command na
 
 
 # ------------------------------------------------------------------------------ orchestrations
-
-def greet(ctx: task.ActivityContext, name: str) -> str:
-    return f"Hello, {name}!"
-
-
-def explode(ctx: task.ActivityContext, what: str) -> None:
-    raise ValueError(f"boom: {what}")
-
-
-_flaky_seen: set[str] = set()
-
-
-def flaky(ctx: task.ActivityContext, key: str) -> str:
-    if key not in _flaky_seen:
-        _flaky_seen.add(key)
-        raise RuntimeError(f"first try of {key} fails")
-    return f"ok {key}"
-
-
-def chain(ctx: task.OrchestrationContext, names: list[str]):
-    out = []
-    for name in names or []:
-        out.append((yield ctx.call_activity(greet, input=name)))
-    return out
-
-
-def failing(ctx: task.OrchestrationContext, what: str):
-    yield ctx.call_activity(explode, input=what)
-
-
-def rewindable(ctx: task.OrchestrationContext, key: str):
-    return (yield ctx.call_activity(flaky, input=key))
-
 
 def waiter(ctx: task.OrchestrationContext, _):
     ctx.set_custom_status({"stage": "waiting"})
@@ -165,7 +133,7 @@ def dash():
     engine = serve(LocalServerConfig(port=0, health_port=-1, task_hubs=(HUB, OTHER), max_workers=64))
     worker = DurableTaskSchedulerWorker(host_address=engine.address, secure_channel=False, taskhub=HUB,
                                         token_credential=None)
-    for orchestrator in (chain, failing, rewindable, waiter, parent):
+    for orchestrator in (chain, failing, retry_me, waiter, parent):
         worker.add_orchestrator(orchestrator)
     for activity in (greet, explode, flaky):
         worker.add_activity(activity)
@@ -421,7 +389,7 @@ def test_create_and_each_action_change_the_instance_as_the_sdk_sees_it(dash: Das
         f"dtsctl instance terminate {p}t --reason enough{ON_HUB}"
     dash.until_status(f"{p}t", "TERMINATED")
 
-    dash.client.schedule_new_orchestration(rewindable, input=p, instance_id=f"{p}r")
+    dash.client.schedule_new_orchestration(retry_me, input=p, instance_id=f"{p}r")
     dash.until_status(f"{p}r", "FAILED")
     assert act(f"{p}t", {"type": "rewind"}, status=409)["code"] == "conflict"  # only a FAILED one
     assert act(f"{p}r", {"type": "rewind"})["outcome"] == "done"

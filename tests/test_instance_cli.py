@@ -27,6 +27,7 @@ from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 from support.cli import invoke, run_dtsctl
 from support.net import free_port
 from support.procs import reaped
+from support.orchestrations import chain, explode, failing, flaky, greet, retry_me
 from support.wait import wait_until
 from dtsctl.emulator.local.server import LocalServerConfig, serve
 
@@ -39,39 +40,6 @@ ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
 # ------------------------------------------------------------------------------ orchestrations
-
-def greet(ctx: task.ActivityContext, name: str) -> str:
-    return f"Hello, {name}!"
-
-
-def explode(ctx: task.ActivityContext, what: str) -> None:
-    raise ValueError(f"boom: {what}")
-
-
-_flaky_seen: set[str] = set()
-
-
-def flaky(ctx: task.ActivityContext, key: str) -> str:
-    if key not in _flaky_seen:
-        _flaky_seen.add(key)
-        raise RuntimeError(f"first try of {key} fails")
-    return f"ok {key}"
-
-
-def chain(ctx: task.OrchestrationContext, names: list[str]):
-    out = []
-    for name in names or []:
-        out.append((yield ctx.call_activity(greet, input=name)))
-    return out
-
-
-def failing(ctx: task.OrchestrationContext, what: str):
-    yield ctx.call_activity(explode, input=what)
-
-
-def retry_me(ctx: task.OrchestrationContext, key: str):
-    return (yield ctx.call_activity(flaky, input=key))
-
 
 def waiter(ctx: task.OrchestrationContext, _):
     ctx.set_custom_status({"stage": "waiting", "for": "go"})
