@@ -199,19 +199,10 @@ class GrpcBackend(Backend):
         now = time.monotonic()
         if self._local is not None and now - self._local[0] < LOCAL_CACHE_SECONDS:
             return self._local[1]
-        doc = None
-        fields = self.target.fields
-        from dtsctl.connection.endpoint import is_loopback_host
+        from dtsctl.instances.workers import serving_emulator
 
-        if fields is not None and fields.port and is_loopback_host(fields.host or ""):
-            from dtsctl.emulator.local_engine import LocalEngine
-
-            engine = LocalEngine()
-            for name in engine.names():
-                info = engine.find(name)
-                if info is not None and info.running and info.port == fields.port:
-                    doc = engine.hub_stats(name) or {}
-                    break
+        found = serving_emulator(self.target)
+        doc = found[1] if found is not None else None
         self._local = (now, doc)
         return doc
 
