@@ -57,7 +57,8 @@ def _span_line(span: Span, now: datetime, children: dict[str, str]) -> Line:
         return [("entity call  ", "bold"), (f"{span.target} {span.name}", ""), (f"  {since}", "dim")]
     if span.granted_at is not None:
         return [("lock held  ", "bold"), (span.target or "", ""), (f"  since {relative(span.granted_at, now)}", "dim")]
-    return [("lock wanted  ", "bold"), (span.target or "", ""), (f"  waiting {since[6:]}", "yellow")]
+    waiting = f"  waiting {relative(span.started_at, now)}" if span.started_at else "  waiting"
+    return [("lock wanted  ", "bold"), (span.target or "", ""), (waiting, "yellow")]
 
 
 def pending_lines(p: Any, now: datetime) -> list[Line]:
